@@ -1,0 +1,36 @@
+# `make demo` and `make test` each create .venv on first use and install the
+# pinned grading environment (constraints.txt) before doing their work.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: demo test release bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --constraint constraints.txt --editable .
+	touch $(STAMP)
+
+## demo: release the course, then self-check every assignment against solutions/
+demo: $(STAMP)
+	$(BIN)/convgrade release
+	$(BIN)/convgrade check --path solutions
+
+## test: the released files are up to date, then the whole test suite
+test: $(STAMP)
+	$(BIN)/convgrade release --check
+	$(BIN)/python -m pytest
+
+## release: regenerate assignments/ and solutions/ from source/
+release: $(STAMP)
+	$(BIN)/convgrade release
+
+## bench: the speed benchmarks, each printing ours against the baseline
+bench: $(STAMP)
+	$(BIN)/python bench/reference_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,75 @@
+"""Short, readable descriptions of values and calls, for failure messages.
+
+A tensor is shown by dtype and shape (``float32[2, 3, 5, 7]``), small ones
+with their values too; everything else by a shortened ``repr``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+_SHORT_DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16"}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` -> ``float32``."""
+    return _SHORT_DTYPES.get(dtype, str(dtype).removeprefix("torch."))
+
+
+def tensor_spec(tensor: torch.Tensor) -> str:
+    """``float32[2, 3, 5, 7]``."""
+    return f"{dtype_name(tensor.dtype)}[{', '.join(str(s) for s in tensor.shape)}]"
+
+
+def number(value: float) -> str:
+    """A float in at most 6 significant digits: ``0.512346``, ``1.2e-07``."""
+    return f"{value:.6g}"
+
+
+def value(obj: Any, *, limit: int = 80) -> str:
+    """Describe any argument or result in one short line."""
+    if isinstance(obj, torch.Tensor):
+        spec = tensor_spec(obj)
+        if type(obj) is not torch.Tensor:
+            spec = f"{type(obj).__name__}({spec})"
+        if obj.numel() <= 4 and obj.dim() <= 1:
+            spec += f" {[number(v) for v in obj.tolist()]}".replace("'", "")
+        return spec
+    if isinstance(obj, torch.Generator):
+        return "torch.Generator"
+    if isinstance(obj, (list, tuple)) and any(isinstance(item, torch.Tensor) for item in obj):
+        inner = ", ".join(value(item) for item in obj[:4])
+        more = ", ..." if len(obj) > 4 else ""
+        return f"[{inner}{more}]" if isinstance(obj, list) else f"({inner}{more})"
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def call(function: str, args: Sequence[Any], kwargs: Mapping[str, Any], signature: inspect.Signature | None = None) -> str:
+    """``pad2d(input=float32[2, 3, 5, 7], padding=(1, 2, 3, 1), mode='reflect')``.
+
+    With a signature, positional arguments are shown with their names.
+    """
+    names: list[str | None] = [None] * len(args)
+    if signature is not None:
+        positional = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        names[: len(positional)] = positional[: len(args)]
+    parts = [f"{name}={value(arg)}" if name else value(arg) for name, arg in zip(names, args)]
+    parts += [f"{key}={value(arg)}" for key, arg in kwargs.items()]
+    return f"{function}({', '.join(parts)})"
+
+
+def signature_of(function: Callable[..., Any]) -> inspect.Signature | None:
+    """The function's signature, or ``None`` where Python cannot tell it."""
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,211 @@
+"""The library calls an exercise forbids, and the monitor that catches them.
+
+Each assignment lists rule keys in its ``assignment.toml`` (``forbidden =
+["convolution"]``). While a student's function runs, ``ForbiddenCallMonitor``
+watches two levels:
+
+- ATen operators, through a ``TorchDispatchMode``: every route to a convolution
+  (``F.conv2d``, ``torch.conv2d``, ``nn.Conv2d``, ``torch.ops.aten.convolution``)
+  ends in the same operator, so an alias or a private path is caught too;
+- Python functions, by code object, through ``sys.setprofile``: composites that
+  never reach a distinctive operator (``F.pad(mode="circular")``, ``numpy.pad``,
+  every ``torch.nn.init`` function) are caught however the student named them.
+
+The monitor records what it sees and never changes the computation; the
+caller fails the check afterwards. It also notices when student code removed
+its hooks, which only a submission working against the grader does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One family of forbidden calls, and how a failure message names it."""
+
+    shown_as: str
+    aten: frozenset[str] = frozenset()
+    python: tuple[str, ...] = ()
+
+
+_CONVOLUTION_OPS = frozenset(
+    {
+        "convolution", "_convolution", "_convolution_mode", "conv1d", "conv2d", "conv3d",
+        "conv_tbc", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+        "convolution_overrideable", "_conv_depthwise2d", "conv_depthwise3d",
+        "_slow_conv2d_forward", "thnn_conv2d", "slow_conv3d", "slow_conv3d_forward",
+        "slow_conv_dilated2d", "slow_conv_dilated3d", "slow_conv_transpose2d",
+        "slow_conv_transpose3d", "mkldnn_convolution", "_nnpack_spatial_convolution",
+        "cudnn_convolution", "miopen_convolution", "_mps_convolution",
+    }
+)  # fmt: skip
+
+RULES: dict[str, Rule] = {
+    "convolution": Rule(
+        shown_as="F.conv2d",
+        aten=_CONVOLUTION_OPS,
+        python=(
+            "numpy.convolve",
+            "numpy.correlate",
+            "scipy.signal.convolve2d",
+            "scipy.signal.correlate2d",
+            "scipy.signal.convolve",
+            "scipy.signal.correlate",
+            "scipy.ndimage.convolve",
+            "scipy.ndimage.correlate",
+        ),
+    ),
+    "im2col": Rule(
+        shown_as="F.unfold",
+        aten=frozenset({"im2col", "col2im"}),
+        python=("torch.nn.functional.unfold", "torch.nn.functional.fold"),
+    ),
+    "padding": Rule(
+        shown_as="F.pad",
+        aten=frozenset(
+            {
+                "constant_pad_nd", "_pad_circular", "_pad_enum", "pad",
+                "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+                "replication_pad1d", "replication_pad2d", "replication_pad3d",
+            }
+        ),  # fmt: skip
+        python=("torch.nn.functional.pad", "numpy.pad"),
+    ),
+    "nn.init": Rule(
+        shown_as="torch.nn.init",
+        python=("torch.nn.init.*", "torch.nn.modules.conv._ConvNd.reset_parameters"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A forbidden call seen while student code ran."""
+
+    shown_as: str  # how the rule names it to students: "F.conv2d"
+    caught: str  # what was actually called: "aten.convolution"
+
+    def message(self) -> str:
+        """The sentence a student reads."""
+        detail = "" if self.caught == self.shown_as else f" (caught `{self.caught}`)"
+        return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself{detail}"
+
+
+def _resolve(dotted: str) -> Iterable[tuple[str, types.CodeType]]:
+    """Code objects for a dotted path (``pkg.mod.func``, ``pkg.mod.Class.meth`` or ``pkg.mod.*``).
+
+    Only modules already imported are looked at: a library the submission has
+    not imported cannot have been called.
+    """
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        if module_name in sys.modules or parts[0] in ("torch", "numpy"):
+            try:
+                obj = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            break
+    else:
+        return
+    attrs = parts[cut:]
+    if attrs == ["*"]:
+        for name, member in vars(obj).items():
+            if inspect.isfunction(member) and member.__module__ == obj.__name__:
+                yield f"{module_name}.{name}", member.__code__
+        return
+    for attr in attrs:
+        obj = getattr(obj, attr, None)
+        if obj is None:
+            return
+    obj = getattr(obj, "_implementation", obj)  # numpy's array-function dispatchers
+    code = getattr(inspect.unwrap(obj), "__code__", None)
+    if code is not None:
+        yield dotted, code
+
+
+def _short(dotted: str) -> str:
+    """``torch.nn.functional.pad`` -> ``F.pad``, as students write it."""
+    return dotted.replace("torch.nn.functional.", "F.").replace("torch.nn.modules.conv.", "nn.")
+
+
+class _AtenWatch(TorchDispatchMode):
+    """Records every forbidden ATen operator that runs, then runs it unchanged."""
+
+    def __init__(self, monitor: ForbiddenCallMonitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        rule = self.monitor.aten_rules.get(func.overloadpacket.__name__)
+        if rule is not None:
+            self.monitor.record(Violation(rule.shown_as, f"aten.{func.overloadpacket.__name__}"))
+        return func(*args, **(kwargs or {}))
+
+
+@dataclass
+class ForbiddenCallMonitor:
+    """Context manager: while active, forbidden calls are recorded in ``violations``."""
+
+    rules: tuple[Rule, ...]
+    violations: list[Violation] = field(default_factory=list)
+    tampered: bool = False
+
+    @classmethod
+    def for_keys(cls, keys: Iterable[str]) -> ForbiddenCallMonitor:
+        """A monitor for the rule keys an assignment lists."""
+        return cls(rules=tuple(RULES[key] for key in keys))
+
+    def __post_init__(self) -> None:
+        self.aten_rules = {op: rule for rule in self.rules for op in rule.aten}
+        self._codes: dict[types.CodeType, Violation] = {}
+        self._mode: _AtenWatch | None = None
+
+    def record(self, violation: Violation) -> None:
+        """Note a forbidden call (once per kind)."""
+        if violation not in self.violations:
+            self.violations.append(violation)
+
+    def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            violation = self._codes.get(frame.f_code)
+            if violation is not None:
+                self.record(violation)
+
+    def __enter__(self) -> ForbiddenCallMonitor:
+        self.violations.clear()
+        self._codes = {
+            code: Violation(rule.shown_as, _short(name))
+            for rule in self.rules
+            for pattern in rule.python
+            for name, code in _resolve(pattern)
+        }
+        self._mode = _AtenWatch(self) if self.aten_rules else None
+        if self._mode is not None:
+            self._mode.__enter__()
+        self._previous_profile = sys.getprofile()
+        if self._codes:
+            sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._codes:
+            if sys.getprofile() != self._profile:
+                self.tampered = True
+            sys.setprofile(self._previous_profile)
+        if self._mode is not None:
+            stack = torch.utils._python_dispatch._get_current_dispatch_mode_stack()
+            if not stack or stack[-1] is not self._mode:
+                self.tampered = True
+                return
+            self._mode.__exit__(*exc_info)

@@ -1,0 +1,76 @@
+"""Test inputs: seeded tensors and Hypothesis strategies for convolution settings.
+
+Every input a check uses comes from a seeded generator, so grading the same
+submission twice gives the same scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from hypothesis import strategies as st
+
+
+def randn(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A standard-normal tensor, the same on every run for the same seed."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; a pair stays as it is."""
+    return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    """One valid convolution: input (N, C_in, H, W), weight (C_out, C_in, kh, kw), settings."""
+
+    input: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    stride: int | tuple[int, int]
+    padding: int | tuple[int, int]
+    dilation: int | tuple[int, int]
+
+    def kwargs(self) -> dict:
+        """The settings as keyword arguments, for F.conv2d and the student's function alike."""
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation}
+
+
+def _int_or_pair(low: int, high: int) -> st.SearchStrategy:
+    return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
+
+
+@st.composite
+def conv_cases(
+    draw: st.DrawFn,
+    *,
+    stride: bool = False,
+    padding: bool = False,
+    dilation: bool = False,
+    bias: bool = True,
+    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64),
+    max_size: int = 9,
+) -> ConvCase:
+    """A random valid convolution; only the settings switched on vary from their defaults."""
+    s = draw(_int_or_pair(1, 3)) if stride else 1
+    p = draw(_int_or_pair(0, 2)) if padding else 0
+    d = draw(_int_or_pair(1, 2)) if dilation else 1
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    (dh, dw), (ph, pw) = pair(d), pair(p)
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    h = draw(st.integers(max(1, span_h - 2 * ph), max(span_h, max_size)))
+    w = draw(st.integers(max(1, span_w - 2 * pw), max(span_w, max_size)))
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    dtype = draw(st.sampled_from(dtypes))
+    seed = draw(st.integers(0, 2**16))
+    with_bias = bias and draw(st.booleans())
+    return ConvCase(
+        input=randn(n, c_in, h, w, seed=seed, dtype=dtype),
+        weight=randn(c_out, c_in, kh, kw, seed=seed + 1, dtype=dtype),
+        bias=randn(c_out, seed=seed + 2, dtype=dtype) if with_bias else None,
+        stride=s,
+        padding=p,
+        dilation=d,
+    )

@@ -1,0 +1,69 @@
+"""The known mistakes that a failure message can name.
+
+Each phrase reads "short name: what is wrong and what is right"; a score table
+shows the short name, the failure's details the whole phrase. A test passes
+``mistakes={PHRASE: what_that_mistake_returns}`` to ``assert_same``; the
+mistakes marked "automatic" are tried on every tensor comparison.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Tried on every comparison of floating-point tensors (automatic).
+TRANSPOSED = "transposed output: rows and columns are swapped (check the order of H and W)"
+SIGN_FLIPPED = "sign flipped: every value has the opposite sign"
+FLOAT32_PRECISION = (
+    "float32 arithmetic on float64 input: the values are only float32-accurate; "
+    "create intermediate tensors with dtype=input.dtype"
+)
+
+# Convolution.
+FLIPPED_KERNEL = (
+    "flipped kernel: that is the textbook convolution, but conv2d is cross-correlation "
+    "(the kernel is used as is, not rotated by 180 degrees)"
+)
+MISSING_BIAS = "bias missing: add bias[c] to every value of output channel c"
+BIAS_PER_INPUT_CHANNEL = "bias added before summing over input channels: add it once per output channel"
+NO_CHANNEL_SUM = "channels not summed: a rank-3 kernel gives one value per position, the sum over all channels"
+OFF_BY_ONE_HIGH = "off by one (too large): the output has size - kernel_size + 1 positions, not size - kernel_size + 2"
+OFF_BY_ONE_LOW = "off by one (too small): the last window that fits counts too; add 1"
+STRIDE_IGNORED = "stride ignored: with stride s only every s-th window is used"
+DILATION_IGNORED = "dilation ignored: with dilation d the kernel taps are d pixels apart"
+PADDING_IGNORED = "padding ignored: pad the input before sliding the kernel"
+PADDING_ONE_SIDE = "padding counted once: padding p adds p pixels on both sides (2p in all)"
+NO_FLOOR = "division not floored: a window that does not fit completely is not used"
+
+# Padding.
+SYMMETRIC_NOT_REFLECT = (
+    "symmetric padding instead of reflect: reflect mirrors about the edge pixel without "
+    "repeating it ([a b c] -> [c b | a b c | b a])"
+)
+SIDES_SWAPPED = "padding sides swapped: padding is (left, right, top, bottom), the last dimension first"
+REPLICATE_NOT_REFLECT = "replicate instead of reflect: reflect mirrors the pixels next to the edge"
+VALUE_IGNORED = "fill value ignored: mode 'zeros' fills with `value`"
+
+# Channels and stacked filters.
+BGR_NOT_RGB = "channel order reversed: the weights 0.299, 0.587, 0.114 belong to R, G, B in that order"
+EQUAL_CHANNEL_WEIGHTS = "plain channel average: luminance weighs R, G, B by 0.299, 0.587, 0.114"
+RELU_MISSING = "ReLU missing between the layers: apply relu to the first layer's output"
+
+# Initialisation.
+FAN_OUT_NOT_FAN_IN = "fan_out instead of fan_in: mode='fan_in' divides by C_in * kh * kw"
+FAN_SWAPPED = "fan_in and fan_out swapped: fan_in uses size(1), the input channels"
+NO_RECEPTIVE_FIELD = "receptive field left out: multiply the channels by kh * kw"
+GAIN_SQUARED = "gain used as a variance: std = gain / sqrt(fan), not gain**2 / fan"
+NORMAL_NOT_UNIFORM = "normal instead of uniform: kaiming_uniform_ draws from U(-bound, bound)"
+MISSING_SQRT3 = "missing sqrt(3): a uniform U(-b, b) has std b / sqrt(3), so bound = sqrt(3) * std"
+
+
+def symmetric_pad(x: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
+    """Pad the last two dimensions by mirroring with the edge repeated (numpy's 'symmetric').
+
+    The mistaken cousin of reflect padding; ``padding`` is (left, right, top, bottom).
+    """
+    left, right, top, bottom = padding
+    width = x.shape[-1]
+    x = torch.cat([x[..., :left].flip(-1), x, x[..., width - right :].flip(-1)], dim=-1)
+    height = x.shape[-2]
+    return torch.cat([x[..., :top, :].flip(-2), x, x[..., height - bottom :, :].flip(-2)], dim=-2)

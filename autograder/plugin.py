@@ -1,0 +1,256 @@
+"""The pytest plugin behind every convgrade check (registered as ``convgrade``).
+
+A check is a plain pytest test that asks for the ``student`` fixture. It states
+its worth with ``@pytest.mark.points(n)`` and its subject by its class
+(``class TestPad2d`` is about ``pad2d``; ``@pytest.mark.task("name")`` overrides),
+and its docstring is the line students see in the score table.
+
+The plugin
+
+- finds the student's module: the one beside the tests (the assignment folder)
+  or, with ``--student-dir DIR``, the one in DIR (how graders run the
+  instructor's tests against a submission);
+- turns every failure into a one-line reason (``not implemented yet: `pad2d```,
+  the forbidden-call message, the comparison's headline) and a short report
+  without harness frames;
+- keeps a ``Scoreboard`` and prints it as a table at the end of the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from autograder import student as student_module
+from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment
+from autograder.student import DEFAULT_CALL_TIMEOUT, CheckFailure, Student, student_call_of, student_frames
+
+SCOREBOARD = "convgrade-scoreboard"
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check, as score tables and result files show it."""
+
+    nodeid: str
+    task: str
+    check: str
+    max_points: float
+    passed: bool
+    reason: str = ""
+    details: str = ""
+    hidden: bool = False
+    duration: float = 0.0
+
+    @property
+    def points(self) -> float:
+        """Points earned: all of them on a pass, none otherwise."""
+        return self.max_points if self.passed else 0.0
+
+
+@dataclass
+class Scoreboard:
+    """Collects a ``CheckResult`` for every check that ran (a pytest plugin object)."""
+
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Points earned over all checks."""
+        return sum(result.points for result in self.results)
+
+    @property
+    def max_score(self) -> float:
+        """Points available over all checks."""
+        return sum(result.max_points for result in self.results)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties = dict(report.user_properties)
+        if "convgrade_points" not in properties:
+            return  # not a graded check
+        failed = report.failed or (report.when == "call" and report.skipped)
+        if report.when == "call" or failed:
+            if any(r.nodeid == report.nodeid for r in self.results):
+                return  # a teardown error after the call was already counted
+            self.results.append(
+                CheckResult(
+                    nodeid=report.nodeid,
+                    task=properties["convgrade_task"],
+                    check=properties["convgrade_check"],
+                    max_points=properties["convgrade_points"],
+                    passed=report.passed,
+                    reason=properties.get("convgrade_reason", "skipped" if report.skipped else ""),
+                    details=properties.get("convgrade_details", ""),
+                    hidden=properties["convgrade_hidden"],
+                    duration=report.duration,
+                )
+            )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("convgrade", "convgrade: checking a student's module")
+    group.addoption(
+        "--student-dir",
+        metavar="DIR",
+        help="folder holding the student's module (default: the assignment folder of each test file)",
+    )
+    group.addoption(
+        "--call-timeout",
+        type=float,
+        default=DEFAULT_CALL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit for one call of a student's function, 0 for none (default {DEFAULT_CALL_TIMEOUT:g})",
+    )
+    group.addoption(
+        "--no-score-table",
+        action="store_true",
+        help="do not print the table of checks and points at the end",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "points(n): how many points the check is worth (default 1)")
+    config.addinivalue_line("markers", "task(name): the curriculum function the check is about")
+    config.pluginmanager.register(Scoreboard(), SCOREBOARD)
+    _load_hypothesis_profile(config)
+
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """Property tests draw the same examples on every run and write nothing to disk."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "convgrade",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=20,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    if not config.getoption("hypothesis_profile", None):
+        settings.load_profile("convgrade")
+
+
+@pytest.fixture(scope="module")
+def assignment(request: pytest.FixtureRequest) -> Assignment:
+    """The assignment the test file belongs to (its folder holds ``assignment.toml``)."""
+    try:
+        found = enclosing_assignment(request.path)
+    except AssignmentError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if found is None:
+        raise pytest.UsageError(f"{request.path} is not inside an assignment folder (no assignment.toml above it)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
+    """The student's module; ``student.pad2d(...)`` calls their function, checked."""
+    folder = Path(request.config.getoption("student_dir") or assignment.folder)
+    cache: dict[tuple[Path, Path], Student] = request.config.stash.setdefault(_STUDENTS, {})
+    key = (assignment.folder, folder.resolve())
+    if key not in cache:
+        cache[key] = Student(assignment, folder, call_timeout=request.config.getoption("call_timeout") or None)
+    return cache[key]
+
+
+_STUDENTS = pytest.StashKey[dict]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "student" not in getattr(item, "fixturenames", ()):
+            continue
+        marker = item.get_closest_marker("points")
+        points = float(marker.args[0]) if marker and marker.args else 1.0
+        item.user_properties += [
+            ("convgrade_points", points),
+            ("convgrade_task", _task_of(item)),
+            ("convgrade_check", _check_of(item)),
+            ("convgrade_hidden", HIDDEN_TESTS in Path(str(item.path)).parts),
+        ]
+
+
+def _task_of(item: pytest.Item) -> str:
+    """``TestConv2dIm2col`` -> ``conv2d_im2col``, unless a ``task`` marker names it."""
+    marker = item.get_closest_marker("task")
+    if marker and marker.args:
+        return str(marker.args[0])
+    cls = getattr(item, "cls", None)
+    if cls is None:
+        return Path(str(item.path)).stem.removeprefix("test_")
+    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", cls.__name__.removeprefix("Test"))
+    return "_".join(word.lower() for word in words)
+
+
+def _check_of(item: pytest.Item) -> str:
+    """The first line of the test's docstring, else its name in words."""
+    doc = (getattr(item, "obj", None).__doc__ or "").strip()  # type: ignore[union-attr]
+    text = doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+    callspec = getattr(item, "callspec", None)
+    shown = {k: v for k, v in (callspec.params.items() if callspec else ()) if not k.startswith("expected")}
+    params = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    return f"{text} ({params})" if params else text
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    student_module.forget_calls()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if not report.failed or call.excinfo is None or "student" not in getattr(item, "fixturenames", ()):
+        return report
+    exc = call.excinfo.value
+    reason, details, concise = explain(exc, item)
+    report.user_properties += [("convgrade_reason", reason), ("convgrade_details", details)]
+    if concise:
+        report.longrepr = details
+    return report
+
+
+def explain(exc: BaseException, item: pytest.Item) -> tuple[str, str, bool]:
+    """(one-line reason, full explanation, whether that explanation replaces pytest's report)."""
+    notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()) if "convgrade" not in note)
+    if isinstance(exc, CheckFailure):
+        return exc.reason, f"{exc}{notes}", True
+    call = student_call_of(exc)
+    if call is not None:
+        module_file = str(_module_file(item))
+        frames = "".join(
+            f'\n  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line}' for f in student_frames(exc, module_file)
+        )
+        function = call.split("(")[0]
+        if isinstance(exc, NotImplementedError):
+            missing = str(exc) if str(exc).isidentifier() else function
+            needed = "" if missing == function else f" (needed by `{function}`)"
+            return f"not implemented yet: `{missing}`{needed}", f"not implemented yet: `{missing}`{needed}\n  call: {call}", True
+        message = f"{type(exc).__name__}: {exc}"
+        return f"`{function}` raised {message}", f"`{function}` raised {message}\n  call: {call}{frames}{notes}", True
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip() or "assertion failed"
+        return text.splitlines()[0], text, False
+    if isinstance(exc, pytest.fail.Exception):
+        return str(exc).splitlines()[0], str(exc), False
+    return f"error in the check itself: {type(exc).__name__}: {exc}", "", False
+
+
+def _module_file(item: pytest.Item) -> Path:
+    assignment = enclosing_assignment(Path(str(item.path)))
+    folder = item.config.getoption("student_dir") or (assignment.folder if assignment else ".")
+    return Path(folder).resolve() / f"{assignment.module if assignment else ''}.py"
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+    board: Scoreboard | None = config.pluginmanager.get_plugin(SCOREBOARD)
+    if not board or not board.results or config.getoption("no_score_table"):
+        return
+    from autograder.report import score_table_text
+
+    terminalreporter.write_sep("=", "convgrade score")
+    terminalreporter.write(score_table_text(board, width=terminalreporter._tw.fullwidth))
