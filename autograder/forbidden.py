@@ -146,6 +146,13 @@ class _AtenWatch(TorchDispatchMode):
         super().__init__()
         self.monitor = monitor
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # PyTorch's default wraps __torch_dispatch__ in torch._disable_dynamo,
+        # which imports all of torch._dynamo (2.3 s) on the first operator.
+        # Student code is never compiled here, so opt out of the wrapper.
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         rule = self.monitor.aten_rules.get(func.overloadpacket.__name__)
         if rule is not None:

@@ -18,6 +18,7 @@ The plugin
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,9 +162,19 @@ def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
 _STUDENTS = pytest.StashKey[dict]()
 
 
+def is_check(item: pytest.Item) -> bool:
+    """Whether ``item`` is a graded check: a test in an assignment folder using ``student``."""
+    return "student" in getattr(item, "fixturenames", ()) and _in_assignment(Path(str(item.path)).parent)
+
+
+@functools.cache
+def _in_assignment(folder: Path) -> bool:
+    return enclosing_assignment(folder) is not None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "student" not in getattr(item, "fixturenames", ()):
+        if not is_check(item):
             continue
         marker = item.get_closest_marker("points")
         points = float(marker.args[0]) if marker and marker.args else 1.0
@@ -204,7 +215,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report: pytest.TestReport = yield
-    if not report.failed or call.excinfo is None or "student" not in getattr(item, "fixturenames", ()):
+    if not report.failed or call.excinfo is None or not is_check(item):
         return report
     exc = call.excinfo.value
     reason, details, concise = explain(exc, item)

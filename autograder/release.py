@@ -83,7 +83,7 @@ def _functions(text: str, path: Path) -> list[ast.FunctionDef | ast.AsyncFunctio
 
 def _enclosing_function(functions: list, line: int, path: Path) -> str:
     """The innermost function whose body holds ``line`` (1-based)."""
-    holding = [f for f in functions if f.body[0].lineno <= line <= (f.end_lineno or 0)]
+    holding = [f for f in functions if f.lineno < line <= (f.end_lineno or 0)]
     if not holding:
         raise ReleaseError(f"{path}:{line}: a solution region must lie inside a function body")
     return max(holding, key=lambda f: f.lineno).name

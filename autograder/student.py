@@ -24,7 +24,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, Iterator
 
 import torch
@@ -125,6 +125,15 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or a caller of it is running Python's import machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
     """Interrupt Python code after ``seconds`` (main thread only; 0 or None: no limit)."""
@@ -133,7 +142,10 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         yield
         return
 
-    def _expire(signum: int, frame: object) -> None:
+    def _expire(signum: int, frame: FrameType | None) -> None:
+        if _importing(frame):  # interrupting an import would leave a half-made module
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
         raise _CallTimedOut
 
     previous = signal.signal(signal.SIGALRM, _expire)
@@ -250,7 +262,7 @@ class Student:
         raised: BaseException | None = None
         result = None
         try:
-            with _time_limit(self.call_timeout), monitor:
+            with monitor, _time_limit(self.call_timeout):
                 result = function(*given_args, **given_kwargs)
         except _CallTimedOut:
             raise CheckFailure(
@@ -259,7 +271,9 @@ class Student:
         except Exception as exc:  # noqa: BLE001 - the student's exception, passed on below
             raised = exc
         if monitor.violations:
-            raise CheckFailure(f"{monitor.violations[0].message()}\n  call: {text}")
+            first, *others = (violation.message() for violation in monitor.violations)
+            also = "".join(f"\n  also: {message}" for message in others)
+            raise CheckFailure(f"{first}\n  call: {text}{also}")
         if monitor.tampered:
             raise CheckFailure(
                 f"{name} switched off the grader's checks (a profiler or dispatch mode was removed)\n  call: {text}"
