@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from autograder.assignment import Assignment, AssignmentError, assignments_in, enclosing_assignment, find_course_root
 
@@ -88,7 +87,7 @@ def check(
     details: Annotated[bool, typer.Option(help="after the table, explain every failure in full")] = True,
 ) -> None:
     """Run the visible checks of an assignment against the module in its folder."""
-    from autograder.report import score_table, total_line
+    from autograder.report import assignments_table, score_table, total_line
     from autograder.selfcheck import run_visible_checks
 
     folder = _resolve_folder(assignment, path)
@@ -114,14 +113,8 @@ def check(
                     console.rule(f"{result.task}: {result.check}", style="red")
                     console.print(result.details, highlight=False, markup=False)
     else:
-        table = Table(title=f"visible checks in {folder}", title_justify="left")
-        for column in ("assignment", "title", "checks passed", "points"):
-            table.add_column(column, justify="right" if column in ("checks passed", "points") else "left")
-        for run in runs:
-            passed = sum(r.passed for r in run.board.results)
-            table.add_row(run.assignment.name, run.assignment.title, f"{passed}/{len(run.board.results)}",
-                          f"{run.board.score:g}/{run.board.max_score:g}")
-        console.print(table)
+        boards = {run.assignment.name: run.board for run in runs}
+        console.print(assignments_table(boards, title=f"visible checks in {folder}"))
     all_passed = all(r.passed for run in runs for r in run.board.results)
     raise typer.Exit(code=0 if all_passed else 1)
 

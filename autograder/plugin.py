@@ -37,6 +37,7 @@ class CheckResult:
     """The outcome of one check, as score tables and result files show it."""
 
     nodeid: str
+    assignment: str
     task: str
     check: str
     max_points: float
@@ -79,6 +80,7 @@ class Scoreboard:
             self.results.append(
                 CheckResult(
                     nodeid=report.nodeid,
+                    assignment=properties["convgrade_assignment"],
                     task=properties["convgrade_task"],
                     check=properties["convgrade_check"],
                     max_points=properties["convgrade_points"],
@@ -164,12 +166,13 @@ _STUDENTS = pytest.StashKey[dict]()
 
 def is_check(item: pytest.Item) -> bool:
     """Whether ``item`` is a graded check: a test in an assignment folder using ``student``."""
-    return "student" in getattr(item, "fixturenames", ()) and _in_assignment(Path(str(item.path)).parent)
+    return "student" in getattr(item, "fixturenames", ()) and _assignment_of(Path(str(item.path)).parent) is not None
 
 
 @functools.cache
-def _in_assignment(folder: Path) -> bool:
-    return enclosing_assignment(folder) is not None
+def _assignment_of(folder: Path) -> str | None:
+    found = enclosing_assignment(folder)
+    return found.name if found else None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -180,6 +183,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         points = float(marker.args[0]) if marker and marker.args else 1.0
         item.user_properties += [
             ("convgrade_points", points),
+            ("convgrade_assignment", _assignment_of(Path(str(item.path)).parent)),
             ("convgrade_task", _task_of(item)),
             ("convgrade_check", _check_of(item)),
             ("convgrade_hidden", HIDDEN_TESTS in Path(str(item.path)).parts),

@@ -48,10 +48,31 @@ def total_line(board: Scoreboard, label: str = "total") -> Text:
     return text
 
 
+def assignments_table(boards: dict[str, Scoreboard], *, title: str | None = None) -> Table:
+    """One row per assignment: checks passed and points."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("assignment")
+    table.add_column("checks passed", justify="right")
+    table.add_column("points", justify="right")
+    for name, board in boards.items():
+        passed = sum(result.passed for result in board.results)
+        table.add_row(name, f"{passed}/{len(board.results)}", f"{_points(board.score)}/{_points(board.max_score)}")
+    return table
+
+
+def by_assignment(board: Scoreboard) -> dict[str, Scoreboard]:
+    """The board split per assignment, in the order they ran."""
+    boards: dict[str, Scoreboard] = {}
+    for result in board.results:
+        boards.setdefault(result.assignment, Scoreboard()).results.append(result)
+    return boards
+
+
 def score_table_text(board: Scoreboard, *, width: int = 100) -> str:
-    """The table and total as plain text for pytest's terminal (colour only on a terminal)."""
+    """Plain text for pytest's terminal: every check for one assignment, a row each for several."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
-    console.print(score_table(board.results))
+    boards = by_assignment(board)
+    console.print(score_table(board.results) if len(boards) == 1 else assignments_table(boards))
     console.print(total_line(board))
     return buffer.getvalue()
