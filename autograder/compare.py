@@ -34,6 +34,7 @@ TOLERANCE: dict[torch.dtype, tuple[float, float]] = {
 }
 FLOAT_TOLERANCE = 1e-9  # relative, for Python floats
 SHOW_DIFFERENCES = 5
+SHOW_WHOLE = 24  # tensors this small are shown whole
 
 
 def assert_same(
@@ -182,12 +183,25 @@ def _tensor_mismatch(got: Any, expected: torch.Tensor, *, rtol: float | None, at
         for flat in bad.flatten().nonzero().flatten()[:SHOW_DIFFERENCES].tolist()
     ]
     r, a = _tolerance(expected.dtype, rtol, atol)
+    whole = []
+    if expected.numel() <= SHOW_WHOLE and expected.dim() <= 2:
+        whole = [f"expected values: {_values(expected)}", f"got values:      {_values(got)}"]
     return headline, [
         *specs,
+        *whole,
         "first differences (index: expected vs got):",
         *rows,
         f"tolerance: |got - expected| <= {a:g} * max(1, max|expected|) + {r:g} * |expected|",
     ]
+
+
+def _values(tensor: torch.Tensor) -> str:
+    """``[[3, 2, 1], [0.5, -1.25, 0]]``: every value, in at most 4 significant digits."""
+
+    def show(item: object) -> str:
+        return f"[{', '.join(show(i) for i in item)}]" if isinstance(item, list) else f"{item:.4g}"
+
+    return show(tensor.tolist())
 
 
 def _tolerance(dtype: torch.dtype, rtol: float | None, atol: float | None) -> tuple[float, float]:

@@ -78,6 +78,13 @@ def test_wrong_values_say_how_many_where_and_by_how_much():
     assert headline == "wrong values: 2 of 24 elements differ, the largest by 2.5 at [1, 2, 3]"
     assert "[0, 1, 0]: 0 vs -1" in message
     assert "[1, 2, 3]: 0 vs 2.5" in message
+    assert "got values" not in message, "a 24-element 3-d tensor is not printed whole"
+
+
+def test_a_small_tensor_is_shown_whole():
+    message = failure(torch.tensor([[2.0, 1.0, 1.0, 2.0]]), torch.tensor([[3.0, 2.0, 1.0, 2.0]]))
+    assert "expected values: [[3, 2, 1, 2]]" in message
+    assert "got values:      [[2, 1, 1, 2]]" in message
 
 
 def test_nan_is_never_equal():
