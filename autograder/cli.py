@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from autograder.assignment import Assignment, AssignmentError, assignments_in, enclosing_assignment, find_course_root
 
@@ -110,7 +111,7 @@ def check(
         if details:
             for result in run.board.results:
                 if not result.passed and result.details and not result.reason.startswith("not implemented"):
-                    console.rule(f"{result.task}: {result.check}", style="red")
+                    console.rule(Text(f"{result.task}: {result.check}"), style="red")
                     console.print(result.details, highlight=False, markup=False)
     else:
         boards = {run.assignment.name: run.board for run in runs}

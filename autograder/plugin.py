@@ -132,6 +132,7 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
         deadline=None,
         max_examples=20,
         print_blob=False,
+        report_multiple_bugs=False,  # one failure, the simplest, is what a student needs
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     if not config.getoption("hypothesis_profile", None):
@@ -231,6 +232,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
 
 def explain(exc: BaseException, item: pytest.Item) -> tuple[str, str, bool]:
     """(one-line reason, full explanation, whether that explanation replaces pytest's report)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]  # several failures at once: explain the first
     notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()) if "convgrade" not in note)
     if isinstance(exc, CheckFailure):
         return exc.reason, f"{exc}{notes}", True

@@ -28,12 +28,12 @@ def score_table(results: Sequence[CheckResult], *, title: str | None = None) -> 
     previous_task = None
     for result in results:
         verdict = Text("pass", style="green") if result.passed else Text("FAIL", style="bold red")
-        table.add_row(
-            result.task if result.task != previous_task else "",
-            result.check + (" (hidden)" if result.hidden else ""),
+        table.add_row(  # Text, not str: a reason may quote the student, and rich would read markup in it
+            Text(result.task if result.task != previous_task else ""),
+            Text(result.check + (" (hidden)" if result.hidden else "")),
             f"{_points(result.points)}/{_points(result.max_points)}",
             verdict,
-            "" if result.passed else result.reason,
+            Text("" if result.passed else result.reason),
         )
         previous_task = result.task
     return table
@@ -56,7 +56,7 @@ def assignments_table(boards: dict[str, Scoreboard], *, title: str | None = None
     table.add_column("points", justify="right")
     for name, board in boards.items():
         passed = sum(result.passed for result in board.results)
-        table.add_row(name, f"{passed}/{len(board.results)}", f"{_points(board.score)}/{_points(board.max_score)}")
+        table.add_row(Text(name), f"{passed}/{len(board.results)}", f"{_points(board.score)}/{_points(board.max_score)}")
     return table
 
 
