@@ -42,11 +42,22 @@ SYMMETRIC_NOT_REFLECT = (
 SIDES_SWAPPED = "padding sides swapped: padding is (left, right, top, bottom), the last dimension first"
 REPLICATE_NOT_REFLECT = "replicate instead of reflect: reflect mirrors the pixels next to the edge"
 VALUE_IGNORED = "fill value ignored: mode 'zeros' fills with `value`"
+CIRCULAR_WRONG_END = "circular padding taken from the wrong end: the left border wraps around to the image's last columns (and the top border to its last rows), not its first"
+EXTRA_PIXEL_BEFORE = "extra pixel on the wrong side: for an even kernel the padding is total // 2 before (left / top) and the rest after (right / bottom), as PyTorch's padding='same' does"
+MODE_IGNORED = 'padding mode ignored: pad with `mode` (reflect, replicate, circular), not always with zeros'
 
 # Channels and stacked filters.
 BGR_NOT_RGB = "channel order reversed: the weights 0.299, 0.587, 0.114 belong to R, G, B in that order"
 EQUAL_CHANNEL_WEIGHTS = "plain channel average: luminance weighs R, G, B by 0.299, 0.587, 0.114"
 RELU_MISSING = "ReLU missing between the layers: apply relu to the first layer's output"
+CONTRIBUTIONS_SUMMED = 'contributions summed: channel_contributions keeps one (Ho, Wo) map per channel; only conv2d_multichannel adds them up'
+CHANNELS_FROM_DIM_1 = 'channels taken from dimension 1: the channels are dimension -3 of (..., 3, H, W), whatever comes before them'
+BIAS_NOT_COUNTED = 'bias not counted: with bias=True the layer has one bias per output channel (+ c_out)'
+INPUT_CHANNELS_NOT_COUNTED = 'input channels left out: each of the c_out kernels is (c_in, kh, kw), so the weight has c_out * c_in * kh * kw values'
+BIAS_COUNTED_WITHOUT_BIAS = "bias counted with bias=False: a layer without bias has only the weight's parameters"
+KERNELS_CONCATENATED = 'kernels concatenated, not stacked: stack them along a new first dimension (C_out)'
+BIAS_AFTER_RELU = 'first bias added after the ReLU: the first layer is relu(conv(x, w1) + b1)'
+RELU_AFTER_OUTPUT = 'ReLU applied to the output too: two_layer is conv, ReLU, conv, with no ReLU at the end'
 
 # Initialisation.
 FAN_OUT_NOT_FAN_IN = "fan_out instead of fan_in: mode='fan_in' divides by C_in * kh * kw"
