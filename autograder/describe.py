@@ -36,8 +36,10 @@ def value(obj: Any, *, limit: int = 80) -> str:
         spec = tensor_spec(obj)
         if type(obj) is not torch.Tensor:
             spec = f"{type(obj).__name__}({spec})"
-        if obj.numel() <= 4 and obj.dim() <= 1:
-            spec += f" {[number(v) for v in obj.tolist()]}".replace("'", "")
+        if obj.dim() == 0:
+            spec += f" {number(obj.item())}" if obj.is_floating_point() else f" {obj.item()}"
+        elif obj.numel() <= 4 and obj.dim() == 1:
+            spec += f" [{', '.join(number(v) for v in obj.tolist())}]"
         return spec
     if isinstance(obj, torch.Generator):
         return "torch.Generator"

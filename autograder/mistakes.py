@@ -33,6 +33,12 @@ DILATION_IGNORED = "dilation ignored: with dilation d the kernel taps are d pixe
 PADDING_IGNORED = "padding ignored: pad the input before sliding the kernel"
 PADDING_ONE_SIDE = "padding counted once: padding p adds p pixels on both sides (2p in all)"
 NO_FLOOR = "division not floored: a window that does not fit completely is not used"
+ROUNDED_UP = 'division rounded up: a window that does not fit completely is not used; floor with //'
+INPUT_NOT_COUNTED = "input left out: the input's activations are held in memory too; count them"
+ELEMENTS_NOT_BYTES = 'elements counted, not bytes: multiply the number of elements by bytes_per_element'
+ROWS_NOT_CHANNEL_FIRST = "rows ordered (kernel row, kernel column, channel): im2col's rows run over the channels first, then the kernel rows, then the kernel columns, (channel, row, column) as F.unfold orders them"
+WINDOWS_COLUMN_MAJOR = 'windows ordered column by column: the columns of im2col run over the windows row by row (left to right, then down), as F.unfold orders them'
+WEIGHT_ORDER = "weight flattened in another order than the columns: weight.reshape(C_out, C_in*kh*kw) is ordered (channel, row, column), the order of im2col's rows"
 
 # Padding.
 SYMMETRIC_NOT_REFLECT = (
@@ -66,6 +72,17 @@ NO_RECEPTIVE_FIELD = "receptive field left out: multiply the channels by kh * kw
 GAIN_SQUARED = "gain used as a variance: std = gain / sqrt(fan), not gain**2 / fan"
 NORMAL_NOT_UNIFORM = "normal instead of uniform: kaiming_uniform_ draws from U(-bound, bound)"
 MISSING_SQRT3 = "missing sqrt(3): a uniform U(-b, b) has std b / sqrt(3), so bound = sqrt(3) * std"
+SLOPE_NOT_SQUARED = 'negative slope not squared: the leaky_relu gain is sqrt(2 / (1 + slope**2))'
+SLOPE_DEFAULT = 'wrong default slope: with param None the leaky_relu negative slope is 0.01'
+A_IGNORED = '`a` ignored: pass the negative slope on, calculate_gain(nonlinearity, a)'
+GENERATOR_IGNORED = 'generator ignored: draw with generator=generator, so the same seed gives the same values'
+UNIFORM_NOT_NORMAL = 'uniform instead of normal: kaiming_normal_ draws from N(0, std^2)'
+ARITHMETIC_ORDER = "right formula, last bits differ: compute in PyTorch's order, std = gain / math.sqrt(fan), then bound = math.sqrt(3.0) * std, to be identical bit for bit"
+MODE_CASE = "mode is case-insensitive: 'FAN_OUT' means 'fan_out', as in PyTorch"
+KAIMING_NOT_DEFAULT = "Kaiming's ReLU std instead of the default's: nn.Conv2d uses a=sqrt(5), gain sqrt(1/3), so std = 1 / sqrt(3 * fan_in), not sqrt(2 / fan_in)"
+STD_BEFORE_RELU = "std taken before the ReLU: record the std of relu(conv(h)), the layer's output"
+BIASED_STD = 'population std: use h.std(), the sample std that divides by n - 1'
+EVEN_KERNEL_PADDING = 'even kernel padded on the wrong side: the extra row and column of padding go bottom and right'
 
 
 def symmetric_pad(x: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:

@@ -143,3 +143,11 @@ def test_expect_error_lets_not_implemented_through():
     with pytest.raises(NotImplementedError):
         with expect_error(ValueError):
             raise NotImplementedError("pad2d")
+
+
+def test_zero_dimensional_tensors_are_described_and_rejected_where_a_float_is_due():
+    from autograder import describe
+
+    assert describe.value(torch.tensor(1.5)) == "float32[] 1.5"
+    assert describe.value(torch.tensor([1.0, 2.0])) == "float32[2] [1, 2]"
+    assert failure(torch.tensor(0.5), 0.5).startswith("returned a tensor float32[] 0.5, expected a float")

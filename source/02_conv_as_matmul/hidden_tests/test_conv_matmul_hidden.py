@@ -1,0 +1,535 @@
+"""Hidden checks for 02_conv_as_matmul: property tests over shapes, the limits, and every error case.
+
+Expected values come only from PyTorch (`F.conv2d`, `F.unfold`), from cases
+worked out by hand, or from properties of a convolution matrix (weight
+sharing, always-zero entries).
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from autograder import mistakes
+from autograder.compare import assert_same, expect_error
+from autograder.inputs import conv_cases, pair, randn
+
+# Mistakes this assignment can name that autograder/mistakes.py does not list.
+
+DTYPES = (torch.float32, torch.float64)
+
+
+def int_or_pair(low, high):
+    return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
+
+
+def torch_conv(image, kernel):
+    """F.conv2d on one (H, W) image and one (kh, kw) kernel."""
+    return F.conv2d(image[None, None], kernel[None, None])[0, 0]
+
+
+def matrix_of(kernel, shape):
+    """The convolution matrix, column by column: column k is the response to the image with a 1 at pixel k."""
+    h, w = shape
+    units = torch.eye(h * w, dtype=kernel.dtype).reshape(h * w, 1, h, w)
+    return F.conv2d(units, kernel[None, None]).flatten(1).T.contiguous()
+
+
+def matrix_mistakes(kernel, shape):
+    return {mistakes.FLIPPED_KERNEL: matrix_of(kernel.flip(0, 1), shape)}
+
+
+def conv_single_mistakes(image, kernel):
+    return {mistakes.FLIPPED_KERNEL: torch_conv(image, kernel.flip(0, 1))}
+
+
+def distinct_kernel(kh, kw, seed, dtype):
+    """A (kh, kw) kernel whose weights are distinct and none is 0: +-1, +-2, ... shuffled."""
+    g = torch.Generator().manual_seed(seed)
+    values = (torch.randperm(kh * kw, generator=g) + 1).to(dtype)
+    signs = torch.where(torch.rand(kh * kw, generator=g) < 0.5, -1.0, 1.0).to(dtype)
+    return (values * signs / 4).reshape(kh, kw)
+
+
+@st.composite
+def matrix_cases(draw):
+    """(kernel, (H, W)): non-square kernels up to 4x4 on images up to 7x7, float32 or float64."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(kh, 7)), draw(st.integers(kw, 7))
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2**16))
+    return distinct_kernel(kh, kw, seed, dtype), (h, w)
+
+
+def as_tensor(m):
+    assert isinstance(m, torch.Tensor), f"conv_matrix returned {type(m).__name__}, expected a torch.Tensor"
+    return m
+
+
+class TestConvMatrix:
+    @pytest.mark.points(3)
+    @settings(report_multiple_bugs=False)  # one failure, reported as a check failure
+    @given(case=matrix_cases())
+    def test_matches_F_conv2d_columns_random(self, student, case):
+        """column k is F.conv2d's response to a 1 at pixel k, on random shapes and dtypes"""
+        kernel, shape = case
+        got = student.conv_matrix(kernel, shape)
+        assert_same(got, matrix_of(kernel, shape), mistakes=matrix_mistakes(kernel, shape))
+
+    @pytest.mark.points(2)
+    @settings(report_multiple_bugs=False)
+    @given(case=matrix_cases(), seed=st.integers(0, 2**16))
+    def test_times_image_equals_F_conv2d_random(self, student, case, seed):
+        """M @ image.flatten() equals F.conv2d(image, kernel).flatten() on random shapes"""
+        kernel, (h, w) = case
+        image = randn(h, w, seed=seed, dtype=kernel.dtype)
+        m = as_tensor(student.conv_matrix(kernel, (h, w)))
+        assert_same(tuple(m.shape), (torch_conv(image, kernel).numel(), h * w))
+        assert_same(m @ image.flatten(), torch_conv(image, kernel).flatten())
+
+    @pytest.mark.points(2)
+    @settings(report_multiple_bugs=False)
+    @given(case=matrix_cases())
+    def test_weight_sharing_and_zeros_random(self, student, case):
+        """each weight appears exactly Ho*Wo times, once per row; every other entry is exactly 0"""
+        kernel, (h, w) = case
+        kh, kw = kernel.shape
+        ho, wo = h - kh + 1, w - kw + 1
+        m = as_tensor(student.conv_matrix(kernel, (h, w)))
+        assert_same(tuple(m.shape), (ho * wo, h * w))
+        nonzero = int((m != 0).sum())
+        assert nonzero == ho * wo * kh * kw, (
+            f"kernel {tuple(kernel.shape)} on image {(h, w)}: {nonzero} entries are not exactly 0, expected "
+            f"Ho*Wo*kh*kw = {ho * wo * kh * kw}: the entries no weight lands on must be exactly 0"
+        )
+        weights = sorted(kernel.flatten().tolist())
+        for weight in weights:
+            count = int((m == weight).sum())
+            assert count == ho * wo, (
+                f"kernel {tuple(kernel.shape)} on image {(h, w)}: the weight {weight:g} appears {count} times, "
+                f"expected Ho*Wo = {ho * wo} (once per row)"
+            )
+        for row in range(ho * wo):
+            values = sorted(m[row][m[row] != 0].tolist())
+            assert values == weights, f"row {row} holds {values}, expected every kernel weight once: {weights}"
+
+    @pytest.mark.points(1)
+    def test_keeps_float64(self, student):
+        """a float64 kernel gives a float64 matrix"""
+        kernel = randn(2, 3, seed=1, dtype=torch.float64)
+        assert_same(student.conv_matrix(kernel, (4, 4)), matrix_of(kernel, (4, 4)), mistakes=matrix_mistakes(kernel, (4, 4)))
+
+    @pytest.mark.points(1)
+    def test_image_shape_as_list_or_size(self, student):
+        """image_shape may be a tuple, a list or a torch.Size"""
+        kernel = randn(2, 2, seed=2)
+        for shape in ([3, 4], torch.Size([3, 4])):
+            assert_same(student.conv_matrix(kernel, shape), matrix_of(kernel, (3, 4)), mistakes=matrix_mistakes(kernel, (3, 4)))
+
+    @pytest.mark.points(1)
+    def test_kernel_as_large_as_the_image(self, student):
+        """a kernel of the image's size gives one row: the kernel flattened"""
+        kernel = randn(3, 4, seed=3)
+        assert_same(student.conv_matrix(kernel, (3, 4)), kernel.reshape(1, 12), mistakes=matrix_mistakes(kernel, (3, 4)))
+
+    @pytest.mark.points(1)
+    def test_one_by_one_kernel(self, student):
+        """a 1x1 kernel [[w]] gives w times the identity"""
+        got = student.conv_matrix(torch.tensor([[-1.5]]), (3, 2))
+        assert_same(got, -1.5 * torch.eye(6))
+
+    @pytest.mark.points(1)
+    def test_one_row_kernel_by_hand(self, student):
+        """the kernel [[1, -1]] on a 2x3 image (worked by hand)"""
+        # output (oy, ox) = pixel (oy, ox) - pixel (oy, ox + 1): columns 3*oy + ox and 3*oy + ox + 1
+        expected = torch.tensor(
+            [
+                [1.0, -1.0, 0.0, 0.0, 0.0, 0.0],
+                [0.0, 1.0, -1.0, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0, 1.0, -1.0, 0.0],
+                [0.0, 0.0, 0.0, 0.0, 1.0, -1.0],
+            ]
+        )
+        got = student.conv_matrix(torch.tensor([[1.0, -1.0]]), (2, 3))
+        assert_same(got, expected, mistakes={mistakes.FLIPPED_KERNEL: -expected})
+
+    @pytest.mark.points(1)
+    def test_kernel_larger_than_the_image_is_an_error(self, student):
+        """a kernel taller or wider than the image raises ValueError naming `kernel`"""
+        for shape in [(2, 5), (4, 3)]:
+            with expect_error(ValueError, mentions="kernel"):
+                student.conv_matrix(randn(3, 4), shape)
+
+    @pytest.mark.points(1)
+    def test_kernel_not_2d_is_an_error(self, student):
+        """a kernel that is not 2-d raises ValueError naming `kernel`"""
+        for shape in [(1, 2, 2), (3,)]:
+            with expect_error(ValueError, mentions="kernel"):
+                student.conv_matrix(randn(*shape), (5, 5))
+
+    @pytest.mark.points(1)
+    def test_image_shape_of_3_entries_is_an_error(self, student):
+        """an image_shape with 3 entries raises ValueError naming `image_shape`"""
+        with expect_error(ValueError, mentions="image_shape"):
+            student.conv_matrix(randn(2, 2), (1, 4, 4))
+
+
+@st.composite
+def single_cases(draw):
+    """(image, kernel): non-square images up to 7x7, any kernel that fits, float32 or float64."""
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    kh, kw = draw(st.integers(1, h)), draw(st.integers(1, w))
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2**16))
+    return randn(h, w, seed=seed, dtype=dtype), randn(kh, kw, seed=seed + 1, dtype=dtype)
+
+
+class TestConv2dMatmul:
+    @pytest.mark.points(3)
+    @settings(report_multiple_bugs=False)
+    @given(case=single_cases())
+    def test_matches_F_conv2d_random(self, student, case):
+        """equals F.conv2d on random shapes: non-square images and kernels, float32 and float64"""
+        image, kernel = case
+        got = student.conv2d_matmul(image, kernel)
+        assert_same(got, torch_conv(image, kernel), mistakes=conv_single_mistakes(image, kernel))
+
+    @pytest.mark.points(1)
+    def test_keeps_float64(self, student):
+        """float64 in, float64 out, with float64 accuracy"""
+        image, kernel = randn(5, 6, seed=4, dtype=torch.float64), randn(3, 2, seed=5, dtype=torch.float64)
+        assert_same(student.conv2d_matmul(image, kernel), torch_conv(image, kernel), mistakes=conv_single_mistakes(image, kernel))
+
+    @pytest.mark.points(1)
+    def test_kernel_as_large_as_the_image(self, student):
+        """a kernel of the image's size gives a 1x1 output"""
+        image, kernel = randn(4, 3, seed=6), randn(4, 3, seed=7)
+        assert_same(student.conv2d_matmul(image, kernel), torch_conv(image, kernel), mistakes=conv_single_mistakes(image, kernel))
+
+    @pytest.mark.points(1)
+    def test_one_by_one_kernel(self, student):
+        """a 1x1 kernel [[3]] scales the image by 3"""
+        image = randn(3, 5, seed=8)
+        assert_same(student.conv2d_matmul(image, torch.tensor([[3.0]])), 3.0 * image)
+
+    @pytest.mark.points(1)
+    def test_kernel_larger_than_the_image_is_an_error(self, student):
+        """a kernel larger than the image raises ValueError naming `kernel`"""
+        with expect_error(ValueError, mentions="kernel"):
+            student.conv2d_matmul(randn(3, 4), randn(4, 2, seed=1))
+
+    @pytest.mark.points(1)
+    def test_image_not_2d_is_an_error(self, student):
+        """an image that is not 2-d raises ValueError naming `image`"""
+        for shape in [(1, 4, 4), (6,)]:
+            with expect_error(ValueError, mentions="image"):
+                student.conv2d_matmul(randn(*shape), randn(2, 2, seed=1))
+
+    @pytest.mark.points(1)
+    def test_different_dtypes_are_an_error(self, student):
+        """a float32 kernel on a float64 image raises TypeError"""
+        with expect_error(TypeError):
+            student.conv2d_matmul(randn(4, 4, dtype=torch.float64), randn(2, 2))
+
+
+def unfold_mistakes(x, kernel_size, stride, padding):
+    """What the known mistakes of im2col would return (those defined for these arguments)."""
+    expected = F.unfold(x, kernel_size, stride=stride, padding=padding)
+    n, c = x.shape[:2]
+    (kh, kw), (sh, sw), (ph, pw) = pair(kernel_size), pair(stride), pair(padding)
+    ho, wo = (x.shape[2] + 2 * ph - kh) // sh + 1, (x.shape[3] + 2 * pw - kw) // sw + 1
+    candidates = {
+        mistakes.ROWS_NOT_CHANNEL_FIRST: lambda: expected.reshape(n, c, kh * kw, -1).transpose(1, 2).reshape(n, c * kh * kw, -1),
+        mistakes.WINDOWS_COLUMN_MAJOR: lambda: expected.reshape(n, -1, ho, wo).transpose(2, 3).reshape(n, -1, ho * wo),
+        mistakes.STRIDE_IGNORED: lambda: F.unfold(x, kernel_size, padding=padding),
+        mistakes.PADDING_IGNORED: lambda: F.unfold(x, kernel_size, stride=stride),
+    }
+    found = {}
+    for phrase, make in candidates.items():
+        try:
+            found[phrase] = make()
+        except RuntimeError:
+            pass  # that mistake is not defined for these arguments
+    return found
+
+
+def assert_unfold(got, x, kernel_size, stride=1, padding=0):
+    """Bit-equal to F.unfold (the same values, copied, in the same order)."""
+    expected = F.unfold(x, kernel_size, stride=stride, padding=padding)
+    assert_same(got, expected, rtol=0, atol=0, mistakes=unfold_mistakes(x, kernel_size, stride, padding))
+
+
+@st.composite
+def unfold_cases(draw):
+    """(input, kernel_size, stride, padding): ints and pairs, batches, non-square, float32 and float64."""
+    kernel_size, stride, padding = draw(int_or_pair(1, 4)), draw(int_or_pair(1, 3)), draw(int_or_pair(0, 2))
+    (kh, kw), (ph, pw) = pair(kernel_size), pair(padding)
+    h = draw(st.integers(max(1, kh - 2 * ph), 8))
+    w = draw(st.integers(max(1, kw - 2 * pw), 8))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from(DTYPES))
+    x = randn(n, c, h, w, seed=draw(st.integers(0, 2**16)), dtype=dtype)
+    return x, kernel_size, stride, padding
+
+
+class TestIm2col:
+    @pytest.mark.points(3)
+    @settings(report_multiple_bugs=False)
+    @given(case=unfold_cases())
+    def test_matches_F_unfold_random(self, student, case):
+        """bit-equal to F.unfold on random inputs, kernel_size/stride/padding ints and pairs"""
+        x, kernel_size, stride, padding = case
+        got = student.im2col(x, kernel_size, stride=stride, padding=padding)
+        assert_unfold(got, x, kernel_size, stride, padding)
+
+    @pytest.mark.points(1)
+    def test_channels_first_by_hand(self, student):
+        """2 channels, 1x2 kernel: rows (channel 0: left, right), (channel 1: left, right) (by hand)"""
+        x = torch.tensor([[[[1.0, 2.0, 3.0]], [[10.0, 20.0, 30.0]]]])  # (1, 2, 1, 3)
+        # two windows: columns 0, 1 = pixels (0, 1) and (1, 2)
+        expected = torch.tensor([[[1.0, 2.0], [2.0, 3.0], [10.0, 20.0], [20.0, 30.0]]])
+        got = student.im2col(x, (1, 2))
+        assert_same(got, expected, rtol=0, atol=0, mistakes=unfold_mistakes(x, (1, 2), 1, 0))
+
+    @pytest.mark.points(1)
+    def test_padding_by_hand(self, student):
+        """a 1x1x2x2 input, kernel 2, padding 1, stride 2: the four corner windows (by hand)"""
+        x = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+        # padded:  0 0 0 0     windows at (0, 0), (0, 2), (2, 0), (2, 2):
+        #          0 1 2 0       [[0 0] [0 1]], [[0 0] [2 0]], [[0 3] [0 0]], [[4 0] [0 0]]
+        #          0 3 4 0
+        #          0 0 0 0
+        expected = torch.tensor(
+            [[[0.0, 0.0, 0.0, 4.0], [0.0, 0.0, 3.0, 0.0], [0.0, 2.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]]
+        )
+        got = student.im2col(x, 2, stride=2, padding=1)
+        assert_same(got, expected, rtol=0, atol=0, mistakes=unfold_mistakes(x, 2, 2, 1))
+
+    @pytest.mark.points(1)
+    def test_kernel_as_large_as_the_padded_input(self, student):
+        """a kernel as large as the padded input gives one column"""
+        x = randn(2, 2, 3, 4, seed=9)
+        assert_unfold(student.im2col(x, (5, 4), padding=(1, 0)), x, (5, 4), 1, (1, 0))
+
+    @pytest.mark.points(1)
+    def test_stride_larger_than_the_kernel(self, student):
+        """stride 3 with a 2x2 kernel skips pixels"""
+        x = randn(1, 2, 8, 7, seed=10)
+        assert_unfold(student.im2col(x, 2, stride=3), x, 2, 3)
+
+    @pytest.mark.points(1)
+    def test_one_by_one_kernel(self, student):
+        """a 1x1 kernel: every pixel is a column"""
+        x = randn(2, 3, 4, 5, seed=11, dtype=torch.float64)
+        assert_unfold(student.im2col(x, 1), x, 1)
+
+    @pytest.mark.points(1)
+    def test_keeps_float64(self, student):
+        """float64 in, float64 out"""
+        x = randn(1, 2, 5, 5, seed=12, dtype=torch.float64)
+        assert_unfold(student.im2col(x, (2, 3), stride=(1, 2), padding=(2, 1)), x, (2, 3), (1, 2), (2, 1))
+
+    @pytest.mark.points(1)
+    def test_input_not_4d_is_an_error(self, student):
+        """an input that is not 4-d raises ValueError naming `input`"""
+        for shape in [(3, 5, 5), (5, 5), (1, 1, 1, 5, 5)]:
+            with expect_error(ValueError, mentions="input"):
+                student.im2col(randn(*shape), 2)
+
+    @pytest.mark.points(1)
+    @pytest.mark.parametrize(
+        "name, kwargs",
+        [
+            ("kernel_size", {"kernel_size": 0}),
+            ("kernel_size", {"kernel_size": (2, 0)}),
+            ("stride", {"kernel_size": 2, "stride": 0}),
+            ("padding", {"kernel_size": 2, "padding": (0, -1)}),
+        ],
+    )
+    def test_argument_out_of_range_is_an_error(self, student, name, kwargs):
+        """kernel_size or stride below 1, or padding below 0, raises ValueError naming it"""
+        with expect_error(ValueError, mentions=name):
+            student.im2col(randn(1, 1, 5, 5), **kwargs)
+
+    @pytest.mark.points(1)
+    def test_kernel_larger_than_the_padded_input_is_an_error(self, student):
+        """a kernel larger than the padded input raises ValueError"""
+        for kernel_size, padding in [(4, 0), ((2, 6), 1), ((6, 2), (1, 3))]:
+            with expect_error(ValueError):
+                student.im2col(randn(1, 1, 3, 3), kernel_size, padding=padding)
+
+    @pytest.mark.points(1)
+    def test_float_kernel_size_is_an_error(self, student):
+        """a float kernel_size raises TypeError naming `kernel_size`"""
+        with expect_error(TypeError, mentions="kernel_size"):
+            student.im2col(randn(1, 1, 5, 5), 2.0)
+
+
+def conv_mistakes(got, x, w, b=None, stride=1, padding=0):
+    """What the known mistakes of conv2d_im2col would return.
+
+    A student who ignores stride either returns the stride-1 result in full or,
+    when the output size is right, its first Ho x Wo values.
+    """
+    expected = F.conv2d(x, w, b, stride, padding)
+    same_size = isinstance(got, torch.Tensor) and got.shape == expected.shape
+    stride_1 = F.conv2d(x, w, b, 1, padding)
+    found = {
+        mistakes.FLIPPED_KERNEL: F.conv2d(x, w.flip(-1, -2), b, stride, padding),
+        mistakes.STRIDE_IGNORED: stride_1[..., : expected.shape[-2], : expected.shape[-1]] if same_size else stride_1,
+        mistakes.WEIGHT_ORDER: F.conv2d(x, w.permute(0, 2, 3, 1).reshape(w.shape), b, stride, padding),
+    }
+    if b is not None:
+        found[mistakes.MISSING_BIAS] = F.conv2d(x, w, None, stride, padding)
+    try:
+        found[mistakes.PADDING_IGNORED] = F.conv2d(x, w, b, stride, 0)
+    except RuntimeError:  # the kernel does not fit the unpadded input
+        pass
+    return found
+
+
+def assert_conv(got, x, w, b=None, stride=1, padding=0):
+    assert_same(got, F.conv2d(x, w, b, stride, padding), mistakes=conv_mistakes(got, x, w, b, stride, padding))
+
+
+class CountOperators(TorchDispatchMode):
+    """Counts the PyTorch operators that run (outside the grader's own monitor, unchanged)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    @classmethod
+    def _should_skip_dynamo(cls):
+        return False  # do not import torch._dynamo on the first operator
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def expect_value_error_naming_one_of(call, *words):
+    """The call must raise ValueError whose message names one of `words`."""
+    with expect_error(ValueError):
+        try:
+            call()
+        except ValueError as exc:
+            if not any(word in str(exc).lower() for word in words):
+                named = " or ".join(f"`{word}`" for word in words)
+                raise AssertionError(f"raised ValueError but the message names neither {named}\n  message: {exc}") from None
+            raise
+
+
+class TestConv2dIm2col:
+    @pytest.mark.points(3)
+    @settings(report_multiple_bugs=False)
+    @given(case=conv_cases(stride=True, padding=True))
+    def test_matches_F_conv2d_random(self, student, case):
+        """equals F.conv2d on random batches, channels, kernels, stride and padding (ints and pairs)"""
+        x, w, b = case.input, case.weight, case.bias
+        got = student.conv2d_im2col(x, w, b, stride=case.stride, padding=case.padding)
+        assert_conv(got, x, w, b, case.stride, case.padding)
+
+    @pytest.mark.points(1)
+    def test_keeps_float64(self, student):
+        """float64 in, float64 out, with float64 accuracy"""
+        x, w, b = (randn(2, 2, 6, 7, seed=13, dtype=torch.float64), randn(3, 2, 3, 2, seed=14, dtype=torch.float64),
+                   randn(3, seed=15, dtype=torch.float64))
+        assert_conv(student.conv2d_im2col(x, w, b, stride=2, padding=1), x, w, b, 2, 1)
+
+    @pytest.mark.points(1)
+    def test_kernel_as_large_as_the_padded_input(self, student):
+        """a kernel as large as the padded input gives a 1x1 output"""
+        x, w, b = randn(2, 3, 3, 4, seed=16), randn(2, 3, 5, 4, seed=17), randn(2, seed=18)
+        assert_conv(student.conv2d_im2col(x, w, b, padding=(1, 0)), x, w, b, 1, (1, 0))
+
+    @pytest.mark.points(1)
+    def test_one_by_one_kernel(self, student):
+        """a 1x1 kernel mixes the channels at every pixel"""
+        x, w, b = randn(2, 4, 5, 3, seed=19), randn(6, 4, 1, 1, seed=20), randn(6, seed=21)
+        assert_conv(student.conv2d_im2col(x, w, b), x, w, b)
+
+    @pytest.mark.points(1)
+    def test_stride_larger_than_the_kernel(self, student):
+        """stride 3 with a 2x2 kernel, and (3, 4) with padding (1, 2)"""
+        x, w, b = randn(1, 2, 9, 8, seed=22), randn(3, 2, 2, 2, seed=23), randn(3, seed=24)
+        assert_conv(student.conv2d_im2col(x, w, b, stride=3), x, w, b, 3)
+        assert_conv(student.conv2d_im2col(x, w, b, stride=(3, 4), padding=(1, 2)), x, w, b, (3, 4), (1, 2))
+
+    @pytest.mark.points(1)
+    def test_stride_and_padding_pairs(self, student):
+        """stride (2, 1) and padding (0, 2) as (h, w) pairs, a 2x3 kernel"""
+        x, w, b = randn(1, 2, 7, 5, seed=30), randn(3, 2, 2, 3, seed=31), randn(3, seed=32)
+        assert_conv(student.conv2d_im2col(x, w, b, stride=(2, 1), padding=(0, 2)), x, w, b, (2, 1), (0, 2))
+
+    @pytest.mark.points(1)
+    def test_without_bias(self, student):
+        """bias=None adds nothing"""
+        x, w = randn(2, 3, 5, 5, seed=25), randn(4, 3, 2, 2, seed=26)
+        assert_conv(student.conv2d_im2col(x, w), x, w)
+
+    @pytest.mark.points(2)
+    def test_vectorised(self, student):
+        """no Python loop over pixels: a 32x32 output takes far fewer PyTorch operations than its 1024 pixels"""
+        # Counts operators, not seconds: a loop over the output pixels runs at least one
+        # operation per pixel; im2col and one matmul take a few dozen whatever the size.
+        x, w, b = randn(2, 3, 32, 32, seed=27), randn(16, 3, 3, 3, seed=28), randn(16, seed=29)
+        with CountOperators() as counter:
+            got = student.conv2d_im2col(x, w, b, padding=1)
+        assert_conv(got, x, w, b, 1, 1)
+        pixels = 32 * 32
+        assert counter.count < pixels, (
+            f"conv2d_im2col ran {counter.count} PyTorch operations for a 32x32 output ({pixels} pixels): "
+            f"it loops over the pixels in Python; build the columns with im2col and use one matrix multiplication"
+        )
+
+    @pytest.mark.points(1)
+    def test_channel_mismatch_is_an_error(self, student):
+        """a weight whose C_in differs from the input's channels raises ValueError naming `weight` or the channels"""
+        expect_value_error_naming_one_of(
+            lambda: student.conv2d_im2col(randn(1, 3, 5, 5), randn(4, 2, 3, 3, seed=1)), "weight", "channel"
+        )
+        expect_value_error_naming_one_of(
+            lambda: student.conv2d_im2col(randn(2, 1, 5, 5), randn(4, 2, 3, 3, seed=1)), "weight", "channel"
+        )
+
+    @pytest.mark.points(1)
+    def test_bias_of_wrong_shape_is_an_error(self, student):
+        """a bias that is not (C_out,) raises ValueError naming `bias`"""
+        for shape in [(3,), (1, 4)]:
+            with expect_error(ValueError, mentions="bias"):
+                student.conv2d_im2col(randn(1, 2, 5, 5), randn(4, 2, 3, 3, seed=1), randn(*shape, seed=2))
+
+    @pytest.mark.points(1)
+    def test_input_not_4d_is_an_error(self, student):
+        """an input that is not 4-d raises ValueError naming `input`"""
+        with expect_error(ValueError, mentions="input"):
+            student.conv2d_im2col(randn(2, 5, 5), randn(4, 2, 3, 3, seed=1))
+
+    @pytest.mark.points(1)
+    def test_weight_not_4d_is_an_error(self, student):
+        """a weight that is not 4-d raises ValueError naming `weight`"""
+        with expect_error(ValueError, mentions="weight"):
+            student.conv2d_im2col(randn(1, 2, 5, 5), randn(2, 3, 3, seed=1))
+
+    @pytest.mark.points(1)
+    def test_kernel_larger_than_the_padded_input_is_an_error(self, student):
+        """a kernel larger than the padded input raises ValueError"""
+        with expect_error(ValueError):
+            student.conv2d_im2col(randn(1, 2, 3, 3), randn(4, 2, 6, 2, seed=1), padding=1)
+
+    @pytest.mark.points(1)
+    def test_stride_or_padding_out_of_range_is_an_error(self, student):
+        """stride below 1 or padding below 0 raises ValueError naming it"""
+        x, w = randn(1, 2, 5, 5), randn(4, 2, 3, 3, seed=1)
+        for kwargs, name in [({"stride": 0}, "stride"), ({"stride": (1, 0)}, "stride"), ({"padding": -1}, "padding")]:
+            with expect_error(ValueError, mentions=name):
+                student.conv2d_im2col(x, w, **kwargs)
+
+    @pytest.mark.points(1)
+    def test_different_dtypes_are_an_error(self, student):
+        """a float32 weight on a float64 input raises TypeError"""
+        with expect_error(TypeError):
+            student.conv2d_im2col(randn(1, 2, 5, 5, dtype=torch.float64), randn(4, 2, 3, 3, seed=1))
