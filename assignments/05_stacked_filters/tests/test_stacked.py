@@ -13,8 +13,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import randn
 
-# Mistakes this assignment can name that autograder/mistakes.py does not list.
-
 
 def torch_two_layer(x, w1, w2, b1=None, b2=None):
     """F.conv2d -> relu -> F.conv2d."""

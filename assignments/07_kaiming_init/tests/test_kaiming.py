@@ -17,8 +17,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import randn
 
-# Mistakes of this assignment that autograder.mistakes does not list.
-
 
 def generator(seed):
     """A fresh generator in a known state: the same seed gives the same draws."""

@@ -14,7 +14,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import randn
 
-# Mistakes this assignment can name that autograder/mistakes.py does not list.
 
 # PyTorch warns that padding="same" with an even kernel makes a padded copy; that is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")

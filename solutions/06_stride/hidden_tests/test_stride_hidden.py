@@ -12,8 +12,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import conv_cases, pair, randn
 
-# Mistakes of this assignment that autograder.mistakes does not list.
-
 
 def unambiguous(found):
     """The mistakes whose result no other mistake gives too (a failure then names the right one)."""

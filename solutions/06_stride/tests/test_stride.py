@@ -13,8 +13,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import randn
 
-# Mistakes of this assignment that autograder.mistakes does not list.
-
 
 def conv_mistakes(got, x, w, b=None, stride=1, padding=0, dilation=1):
     """What the known mistakes would return for this call of conv2d.

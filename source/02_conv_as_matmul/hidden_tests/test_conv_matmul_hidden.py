@@ -16,7 +16,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import conv_cases, pair, randn
 
-# Mistakes this assignment can name that autograder/mistakes.py does not list.
 
 DTYPES = (torch.float32, torch.float64)
 

@@ -14,7 +14,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import conv_cases, randn
 
-# Mistakes this assignment can name that autograder/mistakes.py does not list.
 
 DTYPES = (torch.float32, torch.float64)
 ONE_FAILURE = settings(report_multiple_bugs=False)  # a failing example is reported as one check failure

@@ -12,7 +12,6 @@ from autograder import mistakes
 from autograder.compare import assert_same, expect_error
 from autograder.inputs import randn
 
-# Mistakes of this assignment that autograder.mistakes does not list.
 
 NAMES = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
          "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]  # fmt: skip
