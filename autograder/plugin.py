@@ -27,7 +27,7 @@ import pytest
 
 from autograder import student as student_module
 from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment
-from autograder.student import DEFAULT_CALL_TIMEOUT, CheckFailure, Student, student_call_of, student_frames
+from autograder.student import DEFAULT_CALL_TIMEOUT, CheckFailure, Student, student_call_of
 
 SCOREBOARD = "convgrade-scoreboard"
 
@@ -234,34 +234,26 @@ def explain(exc: BaseException, item: pytest.Item) -> tuple[str, str, bool]:
     """(one-line reason, full explanation, whether that explanation replaces pytest's report)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]  # several failures at once: explain the first
-    notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()) if "convgrade" not in note)
+    notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
     if isinstance(exc, CheckFailure):
         return exc.reason, f"{exc}{notes}", True
     call = student_call_of(exc)
     if call is not None:
-        module_file = str(_module_file(item))
-        frames = "".join(
-            f'\n  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line}' for f in student_frames(exc, module_file)
-        )
         function = call.split("(")[0]
         if isinstance(exc, NotImplementedError):
             missing = str(exc) if str(exc).isidentifier() else function
             needed = "" if missing == function else f" (needed by `{function}`)"
             return f"not implemented yet: `{missing}`{needed}", f"not implemented yet: `{missing}`{needed}\n  call: {call}", True
+        frames = "".join(f'\n  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line}' for f in exc.convgrade_frames)
         message = f"{type(exc).__name__}: {exc}"
-        return f"`{function}` raised {message}", f"`{function}` raised {message}\n  call: {call}{frames}{notes}", True
+        reason = f"`{function}` raised {message.splitlines()[0]}"
+        return reason, f"`{function}` raised {message}\n  call: {call}{frames}{notes}", True
     if isinstance(exc, AssertionError):
         text = str(exc).strip() or "assertion failed"
         return text.splitlines()[0], text, False
     if isinstance(exc, pytest.fail.Exception):
         return str(exc).splitlines()[0], str(exc), False
     return f"error in the check itself: {type(exc).__name__}: {exc}", "", False
-
-
-def _module_file(item: pytest.Item) -> Path:
-    assignment = enclosing_assignment(Path(str(item.path)))
-    folder = item.config.getoption("student_dir") or (assignment.folder if assignment else ".")
-    return Path(folder).resolve() / f"{assignment.module if assignment else ''}.py"
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001

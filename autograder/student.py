@@ -280,6 +280,7 @@ class Student:
             )
         if raised is not None:
             raised.convgrade_call = text  # type: ignore[attr-defined]
+            raised.convgrade_frames = student_frames(raised, str(self.module_file))  # type: ignore[attr-defined]
             raise raised
         result = _settle_arguments(name, text, labelled, result)
         _log.add(Call(function=name, text=text, result=result))

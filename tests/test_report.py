@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 
+import torch
 from rich.console import Console
 
+from autograder.assignment import Assignment
 from autograder.plugin import CheckResult, Scoreboard, explain
 from autograder.report import score_table, score_table_text
-from autograder.student import CheckFailure
+from autograder.student import CheckFailure, Student
 
 
 def render(table) -> str:
@@ -45,3 +47,25 @@ def test_several_failures_at_once_are_explained_by_the_first():
     reason, details, concise = explain(group, item=None)
     assert reason == "wrong shape: (2, 3)"
     assert concise and details.startswith("wrong shape")
+
+
+def test_a_students_exception_is_explained_by_the_call_and_their_own_frames(tmp_path):
+    (tmp_path / "assignment.toml").write_text('title = "T"\nmodule = "mod"\n')
+    (tmp_path / "mod.py").write_text("def first(x):\n    return x[10]\n\n\ndef later(x):\n    raise NotImplementedError('first')\n")
+    student = Student(Assignment.load(tmp_path), tmp_path)
+
+    reason, details, concise = explain(_raised(student.first, torch.zeros(5)), item=None)
+    assert concise and reason.startswith("`first` raised IndexError: index 10 is out of bounds")
+    assert "call: first(x=float32[5])" in details
+    assert f'File "{tmp_path / "mod.py"}", line 2, in first\n    return x[10]' in details
+
+    reason, details, _ = explain(_raised(student.later, torch.zeros(5)), item=None)
+    assert reason == "not implemented yet: `first` (needed by `later`)"
+
+
+def _raised(function, *args) -> BaseException:
+    try:
+        function(*args)
+    except Exception as exc:  # noqa: BLE001 - the student's exception is what we want
+        return exc
+    raise AssertionError("it did not raise")
