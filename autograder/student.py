@@ -266,7 +266,12 @@ class Student:
                 result = function(*given_args, **given_kwargs)
         except _CallTimedOut:
             raise CheckFailure(
-                f"{name} did not finish within {self.call_timeout:g} s: look for a loop that never ends\n  call: {text}"
+                f"{name} did not finish within {self.call_timeout:g} s: look for a loop that never ends, "
+                f"or a Python loop over every pixel where tensor operations would do\n  call: {text}"
+            ) from None
+        except SystemExit as exc:
+            raise CheckFailure(
+                f"{name} called sys.exit({exc.code!r}): a function returns its result, it never ends the program\n  call: {text}"
             ) from None
         except Exception as exc:  # noqa: BLE001 - the student's exception, passed on below
             raised = exc

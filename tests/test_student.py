@@ -84,6 +84,9 @@ MODULE = textwrap.dedent(
             except Exception:
                 pass
 
+    def exits(x):
+        sys.exit(0)
+
     def switches_off_the_profiler(x):
         sys.setprofile(None)
         return numpy.pad(x.numpy(), 1)
@@ -179,3 +182,8 @@ def test_a_missing_function_and_a_module_that_does_not_import(student, tmp_path)
     missing = Student(Assignment.load(tmp_path), tmp_path / "nowhere")
     with pytest.raises(CheckFailure, match="broken.py is missing from"):
         missing.f(X)
+
+
+def test_a_function_that_exits_fails_its_check_and_the_run_goes_on(student):
+    with pytest.raises(CheckFailure, match=r"exits called sys.exit\(0\): a function returns its result"):
+        student.exits(X)
