@@ -1,0 +1,219 @@
+"""What crosses the sandbox's boundary: values as JSON and raw bytes, never pickle.
+
+A message is one frame on a byte stream::
+
+    4 bytes   big-endian length of the JSON header
+    header    UTF-8 JSON: {"body": <encoded value>, "buffers": [n0, n1, ...]}
+    buffers   the raw bytes of each buffer, back to back
+
+Values are encoded as JSON where JSON can say them (None, bools, ints, floats
+including NaN and infinities, strings, lists) and as tagged objects otherwise:
+
+- ``{"$tuple": [...]}``, ``{"$dict": [[key, value], ...]}`` (string keys);
+- ``{"$tensor": {"dtype", "shape", "buffer", "subclass"}}``: a CPU tensor's bytes;
+  ``subclass`` names a ``torch.Tensor`` subclass, which arrives as ``Foreign``;
+- ``{"$generator": buffer}``: a ``torch.Generator``'s state;
+- ``{"$foreign": {"type", "text"}}``: anything else, by type name and a short repr.
+
+Decoding builds only plain Python values, plain tensors from an allowlist of
+dtypes with checked sizes, and ``Foreign`` placeholders: whatever the other side
+sends, nothing it chose is imported, called or unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import torch
+
+DTYPES: dict[str, torch.dtype] = {
+    str(dtype).removeprefix("torch."): dtype
+    for dtype in (
+        torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+        torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+    )
+}  # fmt: skip
+MAX_MESSAGE = 512 * 2**20  # bytes in one message, buffers included
+MAX_DEPTH = 32
+_HEADER = struct.Struct(">I")
+
+
+class ProtocolError(Exception):
+    """A message that does not follow the protocol (a broken or hostile peer)."""
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A value the protocol does not carry: what the student returned, by name only."""
+
+    type_name: str
+    text: str
+    tensor: torch.Tensor | None = None  # the data of a torch.Tensor subclass
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.buffers: list[bytes] = []
+
+    def buffer(self, data: bytes) -> int:
+        self.buffers.append(data)
+        return len(self.buffers) - 1
+
+    def tensor(self, tensor: torch.Tensor) -> dict:
+        plain = tensor.detach().as_subclass(torch.Tensor)
+        plain = plain.cpu().contiguous()
+        raw = plain.reshape(-1).view(torch.uint8) if plain.numel() else torch.empty(0, dtype=torch.uint8)
+        return {
+            "dtype": str(plain.dtype).removeprefix("torch."),
+            "shape": list(plain.shape),
+            "buffer": self.buffer(raw.numpy().tobytes()),
+            "subclass": None if type(tensor) is torch.Tensor else type(tensor).__qualname__,
+        }
+
+    def value(self, obj: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            return {"$foreign": {"type": type(obj).__qualname__, "text": "(nested too deeply)"}}
+        kind = type(obj)
+        if obj is None or kind in (bool, int, str):
+            return obj
+        if kind is float:
+            return obj if math.isfinite(obj) else {"$float": repr(obj)}
+        if kind is list:
+            return [self.value(item, depth + 1) for item in obj]
+        if kind is tuple:
+            return {"$tuple": [self.value(item, depth + 1) for item in obj]}
+        if kind is torch.Size:
+            return {"$size": list(obj)}
+        if kind is dict and all(type(key) is str for key in obj):
+            return {"$dict": [[key, self.value(item, depth + 1)] for key, item in obj.items()]}
+        if isinstance(obj, torch.Tensor):
+            return {"$tensor": self.tensor(obj)}
+        if kind is torch.Generator:
+            return {"$generator": self.buffer(obj.get_state().numpy().tobytes())}
+        if kind is torch.dtype:
+            return {"$dtype": str(obj).removeprefix("torch.")}
+        try:
+            text = repr(obj)[:200]
+        except Exception:  # noqa: BLE001 - a hostile __repr__
+            text = f"<{kind.__qualname__}>"
+        return {"$foreign": {"type": kind.__qualname__, "text": text}}
+
+
+def encode(obj: Any) -> bytes:
+    """One frame holding ``obj``."""
+    encoder = _Encoder()
+    body = encoder.value(obj)
+    header = json.dumps({"body": body, "buffers": [len(b) for b in encoder.buffers]}).encode()
+    return b"".join([_HEADER.pack(len(header)), header, *encoder.buffers])
+
+
+class _Decoder:
+    def __init__(self, buffers: list[bytes]) -> None:
+        self.buffers = buffers
+
+    def buffer(self, index: Any) -> bytes:
+        if type(index) is not int or not 0 <= index < len(self.buffers):
+            raise ProtocolError(f"no buffer {index!r}")
+        return self.buffers[index]
+
+    def tensor(self, spec: Any) -> torch.Tensor | Foreign:
+        if type(spec) is not dict or spec.get("dtype") not in DTYPES:
+            raise ProtocolError(f"bad tensor {spec!r:.100}")
+        shape = spec.get("shape")
+        if type(shape) is not list or not all(type(s) is int and s >= 0 for s in shape):
+            raise ProtocolError(f"bad tensor shape {shape!r:.100}")
+        dtype = DTYPES[spec["dtype"]]
+        data = self.buffer(spec.get("buffer"))
+        if math.prod(shape) * dtype.itemsize != len(data):
+            raise ProtocolError(f"tensor of shape {shape} and {dtype} does not fit {len(data)} bytes")
+        raw = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
+        tensor = raw.view(dtype).reshape(shape)
+        subclass = spec.get("subclass")
+        if subclass is not None:
+            return Foreign(type_name=str(subclass)[:100], text=f"<{str(subclass)[:100]} tensor>", tensor=tensor)
+        return tensor
+
+    def value(self, obj: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError("value nested too deeply")
+        if obj is None or type(obj) in (bool, int, float, str):
+            return obj
+        if type(obj) is list:
+            return [self.value(item, depth + 1) for item in obj]
+        if type(obj) is not dict or len(obj) != 1:
+            raise ProtocolError(f"unknown value {obj!r:.100}")
+        (tag, content), = obj.items()
+        if tag == "$tuple" and type(content) is list:
+            return tuple(self.value(item, depth + 1) for item in content)
+        if tag == "$size" and type(content) is list and all(type(s) is int for s in content):
+            return torch.Size(content)
+        if tag == "$dict" and type(content) is list:
+            return {str(key): self.value(item, depth + 1) for key, item in content}
+        if tag == "$float" and content in ("nan", "inf", "-inf"):
+            return float(content)
+        if tag == "$tensor":
+            return self.tensor(content)
+        if tag == "$generator":
+            generator = torch.Generator()
+            generator.set_state(torch.frombuffer(bytearray(self.buffer(content)), dtype=torch.uint8))
+            return generator
+        if tag == "$dtype" and content in DTYPES:
+            return DTYPES[content]
+        if tag == "$foreign" and type(content) is dict:
+            return Foreign(type_name=str(content.get("type"))[:100], text=str(content.get("text"))[:200])
+        raise ProtocolError(f"unknown tag {tag!r:.50}")
+
+
+def decode(frame: bytes) -> Any:
+    """The value in one frame (``ProtocolError`` when it is malformed)."""
+    if len(frame) < _HEADER.size:
+        raise ProtocolError("truncated frame")
+    (length,) = _HEADER.unpack_from(frame)
+    try:
+        header = json.loads(frame[_HEADER.size : _HEADER.size + length])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    sizes = header.get("buffers") if type(header) is dict else None
+    if type(sizes) is not list or not all(type(n) is int and n >= 0 for n in sizes):
+        raise ProtocolError("bad buffer list")
+    offset, buffers = _HEADER.size + length, []
+    for size in sizes:
+        buffers.append(frame[offset : offset + size])
+        offset += size
+    if offset != len(frame):
+        raise ProtocolError("frame length does not match its buffers")
+    return _Decoder(buffers).value(header.get("body"))
+
+
+def write_message(stream: BinaryIO, obj: Any) -> None:
+    """Encode ``obj`` and write it, with its total length first, then flush."""
+    frame = encode(obj)
+    stream.write(struct.pack(">Q", len(frame)) + frame)
+    stream.flush()
+
+
+def read_message(stream: BinaryIO, *, limit: int = MAX_MESSAGE) -> Any:
+    """Read one message; ``EOFError`` when the peer closed the stream."""
+    size = _read_exactly(stream, 8)
+    (length,) = struct.unpack(">Q", size)
+    if length > limit:
+        raise ProtocolError(f"message of {length} bytes is over the {limit} byte limit")
+    return decode(_read_exactly(stream, length))
+
+
+def _read_exactly(stream: BinaryIO, count: int) -> bytes:
+    chunks, left = [], count
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError("the other side closed the stream")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
