@@ -51,19 +51,13 @@ def value(obj: Any, *, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def call(function: str, args: Sequence[Any], kwargs: Mapping[str, Any], signature: inspect.Signature | None = None) -> str:
+def call(function: str, args: Sequence[Any], kwargs: Mapping[str, Any], params: Sequence[str] = ()) -> str:
     """``pad2d(input=float32[2, 3, 5, 7], padding=(1, 2, 3, 1), mode='reflect')``.
 
-    With a signature, positional arguments are shown with their names.
+    Positional arguments are shown with their names from ``params`` (the
+    function's parameter names, in order) where it has them.
     """
-    names: list[str | None] = [None] * len(args)
-    if signature is not None:
-        positional = [
-            p.name
-            for p in signature.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        names[: len(positional)] = positional[: len(args)]
+    names = [params[i] if i < len(params) else None for i in range(len(args))]
     parts = [f"{name}={value(arg)}" if name else value(arg) for name, arg in zip(names, args)]
     parts += [f"{key}={value(arg)}" for key, arg in kwargs.items()]
     return f"{function}({', '.join(parts)})"

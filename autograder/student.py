@@ -31,7 +31,7 @@ import torch
 
 from autograder import describe
 from autograder.assignment import Assignment
-from autograder.forbidden import ForbiddenCallMonitor
+from autograder.forbidden import ForbiddenCallMonitor, Violation
 
 DEFAULT_CALL_TIMEOUT = 10.0
 
@@ -175,35 +175,84 @@ def _tensor_pairs(original: Any, copy: Any, path: str) -> Iterator[tuple[str, to
             yield from _tensor_pairs(a, b, f"{path}[{i}]")
 
 
-def _label_arguments(signature, args, kwargs, given_args, given_kwargs) -> list[tuple[str, torch.Tensor, torch.Tensor]]:  # noqa: ANN001
-    """(`name`, original, copy) for every tensor passed, named as the signature names it."""
-    names = list(signature.parameters) if signature else []
-    labels = [f"`{names[i]}`" if i < len(names) else f"argument {i + 1}" for i in range(len(args))]
-    pairs = [pair for label, a, b in zip(labels, args, given_args) for pair in _tensor_pairs(a, b, label)]
-    pairs += [pair for key in kwargs for pair in _tensor_pairs(kwargs[key], given_kwargs[key], f"`{key}`")]
-    return pairs
-
-
-def _settle_arguments(name: str, text: str, labelled: list[tuple[str, torch.Tensor, torch.Tensor]], result: Any) -> Any:
-    """Fail when an input was modified; for ``name_`` functions, copy the changes back instead."""
-    for where, original, given in labelled:
-        if name.endswith("_"):
-            with torch.no_grad():
-                original.copy_(given)
-            if result is given:
-                result = original
-        elif not _unchanged(original, given):
-            raise CheckFailure(
-                f"{name} modified its input {where} in place: work on a copy (e.g. with .clone())\n  call: {text}"
-            )
-    return result
-
-
 def _unchanged(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     both_nan = a.isnan() & b.isnan() if a.is_floating_point() else torch.zeros_like(a, dtype=torch.bool)
     return bool(((a == b) | both_nan).all())
+
+
+@dataclass
+class Outcome:
+    """What one call of a student's function did, as plain data.
+
+    ``run_call`` makes it in whichever process runs student code (the test
+    process for self-checks, the sandboxed worker for grading); ``Student``
+    turns it into the result, or the failure, a test sees.
+    """
+
+    params: list[str] = field(default_factory=list)  # the function's parameter names
+    missing: bool = False  # the module has no such function
+    result: Any = None
+    result_is: tuple[str, int | str] | None = None  # ("args", i) or ("kwargs", key): the result is that argument
+    raised: dict | None = None  # {"type", "message", "frames": [[file, line, function, text], ...]}
+    exception: BaseException | None = None  # the exception itself, where it was not sent over a pipe
+    violations: list[tuple[str, str]] = field(default_factory=list)  # (shown_as, caught)
+    tampered: bool = False
+    timed_out: bool = False
+    exit_code: Any = None  # what sys.exit() was given, when the function called it
+    modified: list[str] = field(default_factory=list)  # inputs changed in place
+    after: tuple[list, dict] | None = None  # the arguments after a call of a `name_` function
+
+    def to_message(self) -> dict:
+        """The outcome as a protocol value (the exception object stays behind)."""
+        return {key: value for key, value in vars(self).items() if key != "exception"}
+
+    @classmethod
+    def from_message(cls, message: dict) -> Outcome:
+        """The outcome a worker sent."""
+        return cls(**{key: message[key] for key in message if key in cls.__dataclass_fields__ and key != "exception"})
+
+
+def run_call(
+    module: ModuleType, name: str, args: tuple, kwargs: dict, *, forbidden: tuple[str, ...], timeout: float | None, module_file: str
+) -> Outcome:
+    """Call the student's ``name`` on copies of the arguments, under the monitor and a time limit."""
+    function = getattr(module, name, None)
+    if not callable(function):
+        return Outcome(missing=True)
+    signature = describe.signature_of(function)
+    params = list(signature.parameters) if signature else []
+    given_args, given_kwargs = _copy_args(args), _copy_args(kwargs)
+    outcome = Outcome(params=params)
+    monitor = ForbiddenCallMonitor.for_keys(forbidden)
+    try:
+        with monitor, _time_limit(timeout):
+            outcome.result = function(*given_args, **given_kwargs)
+    except _CallTimedOut:
+        outcome.timed_out = True
+    except SystemExit as exc:
+        outcome.exit_code = exc.code if type(exc.code) in (int, str, type(None)) else repr(exc.code)
+    except Exception as exc:  # noqa: BLE001 - the student's exception, reported
+        outcome.exception = exc
+        frames = [[f.filename, f.lineno, f.name, f.line] for f in student_frames(exc, module_file)]
+        outcome.raised = {"type": type(exc).__name__, "message": str(exc), "frames": frames}
+    outcome.violations = [(v.shown_as, v.caught) for v in monitor.violations]
+    outcome.tampered = monitor.tampered
+    labels = [f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in range(len(args))]
+    pairs = [pair for label, a, b in zip(labels, args, given_args) for pair in _tensor_pairs(a, b, label)]
+    pairs += [pair for key in kwargs for pair in _tensor_pairs(kwargs[key], given_kwargs[key], f"`{key}`")]
+    if name.endswith("_"):
+        outcome.after = (list(given_args), dict(given_kwargs))
+    else:
+        outcome.modified = [where for where, original, given in pairs if not _unchanged(original, given)]
+    for i, given in enumerate(given_args):
+        if outcome.result is given and isinstance(given, torch.Tensor):
+            outcome.result_is, outcome.result = ("args", i), None
+    for key, given in given_kwargs.items():
+        if outcome.result is given and isinstance(given, torch.Tensor):
+            outcome.result_is, outcome.result = ("kwargs", key), None
+    return outcome
 
 
 class Student:
@@ -232,15 +281,6 @@ class Student:
             raise CheckFailure(str(self._import_failure))
         return self._module
 
-    def function(self, name: str) -> Callable[..., Any]:
-        """The student's own function object ``name``."""
-        function = getattr(self.module, name, None)
-        if not callable(function):
-            raise CheckFailure(
-                f"{self.module_file.name} has no function `{name}`: keep the names the scaffold gives"
-            )
-        return function
-
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -253,40 +293,80 @@ class Student:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's ``name`` with copies of the arguments, under the checks."""
-        function = self.function(name)
-        signature = describe.signature_of(function)
-        text = describe.call(name, args, kwargs, signature)
-        given_args, given_kwargs = _copy_args(args), _copy_args(kwargs)
-        labelled = _label_arguments(signature, args, kwargs, given_args, given_kwargs)
-        monitor = ForbiddenCallMonitor.for_keys(self.assignment.forbidden)
-        raised: BaseException | None = None
-        result = None
-        try:
-            with monitor, _time_limit(self.call_timeout):
-                result = function(*given_args, **given_kwargs)
-        except _CallTimedOut:
+        outcome = self._run(name, args, kwargs)
+        if outcome.missing:
+            raise CheckFailure(f"{self.module_file.name} has no function `{name}`: keep the names the scaffold gives")
+        text = describe.call(name, args, kwargs, outcome.params)
+        if outcome.timed_out:
             raise CheckFailure(
                 f"{name} did not finish within {self.call_timeout:g} s: look for a loop that never ends, "
                 f"or a Python loop over every pixel where tensor operations would do\n  call: {text}"
-            ) from None
-        except SystemExit as exc:
-            raise CheckFailure(
-                f"{name} called sys.exit({exc.code!r}): a function returns its result, it never ends the program\n  call: {text}"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - the student's exception, passed on below
-            raised = exc
-        if monitor.violations:
-            first, *others = (violation.message() for violation in monitor.violations)
+            )
+        if outcome.violations:
+            first, *others = (Violation(*v).message() for v in outcome.violations)
             also = "".join(f"\n  also: {message}" for message in others)
             raise CheckFailure(f"{first}\n  call: {text}{also}")
-        if monitor.tampered:
+        if outcome.tampered:
             raise CheckFailure(
                 f"{name} switched off the grader's checks (a profiler or dispatch mode was removed)\n  call: {text}"
             )
-        if raised is not None:
-            raised.convgrade_call = text  # type: ignore[attr-defined]
-            raised.convgrade_frames = student_frames(raised, str(self.module_file))  # type: ignore[attr-defined]
-            raise raised
-        result = _settle_arguments(name, text, labelled, result)
+        if outcome.exit_code is not None:
+            raise CheckFailure(
+                f"{name} called sys.exit({outcome.exit_code!r}): a function returns its result, it never ends the program\n  call: {text}"
+            )
+        if outcome.raised is not None:
+            raise _student_exception(outcome, text)
+        if outcome.modified:
+            raise CheckFailure(
+                f"{name} modified its input {outcome.modified[0]} in place: work on a copy (e.g. with .clone())\n  call: {text}"
+            )
+        result = outcome.result
+        if outcome.after is not None:
+            _copy_back(args, kwargs, *outcome.after)
+        if outcome.result_is is not None:
+            where, key = outcome.result_is
+            result = args[key] if where == "args" else kwargs[key]
         _log.add(Call(function=name, text=text, result=result))
         return result
+
+    def _run(self, name: str, args: tuple, kwargs: dict) -> Outcome:
+        """Run the call here, in this process (a sandboxed Student runs it in its worker)."""
+        return run_call(
+            self.module, name, args, kwargs,
+            forbidden=self.assignment.forbidden, timeout=self.call_timeout, module_file=str(self.module_file),
+        )  # fmt: skip
+
+
+def _student_exception(outcome: Outcome, text: str) -> BaseException:
+    """The student's exception, tagged with the call: the object itself, or one rebuilt from its report."""
+    raised = outcome.raised or {}
+    exc = outcome.exception
+    if exc is None:
+        kind = _REBUILT.get(raised.get("type"), RuntimeError)
+        message = raised.get("message", "")
+        exc = kind(message if kind is not RuntimeError or raised.get("type") == "RuntimeError" else f"{raised.get('type')}: {message}")
+    exc.convgrade_call = text  # type: ignore[attr-defined]
+    exc.convgrade_frames = [  # type: ignore[attr-defined]
+        traceback.FrameSummary(file, line, function, line=source) for file, line, function, source in raised.get("frames", [])
+    ]
+    return exc
+
+
+_REBUILT: dict[str, type[Exception]] = {
+    kind.__name__: kind
+    for kind in (
+        ValueError, TypeError, IndexError, KeyError, RuntimeError, NotImplementedError, ZeroDivisionError,
+        AttributeError, AssertionError, ArithmeticError, OverflowError, MemoryError, NameError, UnboundLocalError,
+    )
+}  # fmt: skip
+
+
+def _copy_back(args: tuple, kwargs: dict, args_after: list, kwargs_after: dict) -> None:
+    """After a ``name_`` function: the caller's tensors take the values the student left in them."""
+    pairs = [*_tensor_pairs(list(args), list(args_after), ""), *(
+        pair for key in kwargs for pair in _tensor_pairs(kwargs[key], kwargs_after.get(key), "")
+    )]
+    for _, original, after in pairs:
+        if isinstance(after, torch.Tensor) and after.shape == original.shape:
+            with torch.no_grad():
+                original.copy_(after)
