@@ -108,6 +108,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"time limit for one call of a student's function, 0 for none (default {DEFAULT_CALL_TIMEOUT:g})",
     )
     group.addoption(
+        "--sandbox",
+        choices=("off", "auto", "bwrap", "rlimits"),
+        default="off",
+        help="run student code in a separate worker process: under bubblewrap (bwrap), with resource "
+        "limits only (rlimits), or bubblewrap where available (auto); off runs it in this process (default)",
+    )
+    group.addoption(
         "--no-score-table",
         action="store_true",
         help="do not print the table of checks and points at the end",
@@ -158,8 +165,36 @@ def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
     cache: dict[tuple[Path, Path], Student] = request.config.stash.setdefault(_STUDENTS, {})
     key = (assignment.folder, folder.resolve())
     if key not in cache:
-        cache[key] = Student(assignment, folder, call_timeout=request.config.getoption("call_timeout") or None)
+        timeout = request.config.getoption("call_timeout") or None
+        worker = _worker(request.config)
+        if worker is None:
+            cache[key] = Student(assignment, folder, call_timeout=timeout)
+        else:
+            from autograder.sandbox import SandboxedStudent
+
+            cache[key] = SandboxedStudent(assignment, folder, worker, call_timeout=timeout)
     return cache[key]
+
+
+def _worker(config: pytest.Config):  # noqa: ANN202 - autograder.sandbox.Worker, imported lazily
+    """The run's sandboxed worker, started on first use (``None`` with ``--sandbox off``)."""
+    choice = config.getoption("sandbox")
+    if choice == "off":
+        return None
+    if _WORKER not in config.stash:
+        from autograder.sandbox import Worker
+
+        config.stash[_WORKER] = Worker(sandbox={"auto": None, "bwrap": True, "rlimits": False}[choice])
+    return config.stash[_WORKER]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    worker = config.stash.get(_WORKER, None)
+    if worker is not None:
+        worker.stop()
+
+
+_WORKER = pytest.StashKey[object]()
 
 
 _STUDENTS = pytest.StashKey[dict]()

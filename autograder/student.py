@@ -315,6 +315,8 @@ class Student:
                 f"{name} called sys.exit({outcome.exit_code!r}): a function returns its result, it never ends the program\n  call: {text}"
             )
         if outcome.raised is not None:
+            if outcome.raised["type"] == "MemoryError" or "can't allocate memory" in outcome.raised["message"]:
+                raise CheckFailure(f"{name} ran out of memory: it asked for more than the limit allows\n  call: {text}")
             raise _student_exception(outcome, text)
         if outcome.modified:
             raise CheckFailure(
