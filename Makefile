@@ -7,12 +7,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test release bench clean
+.PHONY: demo test release bench clean system-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --constraint constraints.txt --editable .
 	touch $(STAMP)
+
+## system-packages: bubblewrap, the sandbox student code runs in (Debian package; needs root)
+system-packages:
+	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap; } \
+	  || echo "WARNING: could not install bubblewrap: the sandbox tests will fail" >&2
 
 ## demo: release the course, then self-check every assignment against solutions/
 demo: $(STAMP)
@@ -20,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/convgrade check --path solutions
 
 ## test: the released files are up to date, then the whole test suite
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/convgrade release --check
 	$(BIN)/python -m pytest
 

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from autograder import describe
+from autograder.protocol import Foreign
 from autograder.mistakes import FLOAT32_PRECISION, SIGN_FLIPPED, TRANSPOSED
 from autograder.student import CheckFailure, call_for, student_call_of
 
@@ -139,6 +140,8 @@ def _kind(obj: Any) -> str:
     """``a tensor float32[3]``, ``None``, ``a numpy.int64``."""
     if obj is None:
         return "None"
+    if isinstance(obj, Foreign):  # what a sandboxed submission returned, by name
+        return f"a {obj.type_name}"
     if isinstance(obj, torch.Tensor):
         return f"a tensor {describe.value(obj)}"
     kind = type(obj)
@@ -154,9 +157,9 @@ def _int_hint(got: Any) -> str:
 
 def _tensor_mismatch(got: Any, expected: torch.Tensor, *, rtol: float | None, atol: float | None) -> tuple[str, list[str]] | None:
     if type(got) is not torch.Tensor:
-        if isinstance(got, torch.Tensor):
+        if isinstance(got, torch.Tensor) or (isinstance(got, Foreign) and got.tensor is not None):
             return (
-                f"returned a {type(got).__name__}, a subclass of torch.Tensor; return a plain torch.Tensor",
+                f"returned a {getattr(got, 'type_name', type(got).__name__)}, a subclass of torch.Tensor; return a plain torch.Tensor",
                 [f"expected: {describe.tensor_spec(expected)}"],
             )
         return f"returned {_kind(got)}, expected a torch.Tensor", [f"expected: {describe.tensor_spec(expected)}"]

@@ -192,20 +192,28 @@ def decode(frame: bytes) -> Any:
     return _Decoder(buffers).value(header.get("body"))
 
 
-def write_message(stream: BinaryIO, obj: Any) -> None:
-    """Encode ``obj`` and write it, with its total length first, then flush."""
-    frame = encode(obj)
+def write_frame(stream: BinaryIO, frame: bytes) -> None:
+    """Write one encoded frame, with its total length first, then flush."""
     stream.write(struct.pack(">Q", len(frame)) + frame)
     stream.flush()
 
 
-def read_message(stream: BinaryIO, *, limit: int = MAX_MESSAGE) -> Any:
-    """Read one message; ``EOFError`` when the peer closed the stream."""
-    size = _read_exactly(stream, 8)
-    (length,) = struct.unpack(">Q", size)
+def read_frame(stream: BinaryIO, *, limit: int = MAX_MESSAGE) -> bytes:
+    """Read one frame without decoding it (to pass it on as it is)."""
+    (length,) = struct.unpack(">Q", _read_exactly(stream, 8))
     if length > limit:
         raise ProtocolError(f"message of {length} bytes is over the {limit} byte limit")
-    return decode(_read_exactly(stream, length))
+    return _read_exactly(stream, length)
+
+
+def write_message(stream: BinaryIO, obj: Any) -> None:
+    """Encode ``obj`` and write it."""
+    write_frame(stream, encode(obj))
+
+
+def read_message(stream: BinaryIO, *, limit: int = MAX_MESSAGE) -> Any:
+    """Read and decode one message; ``EOFError`` when the peer closed the stream."""
+    return decode(read_frame(stream, limit=limit))
 
 
 def _read_exactly(stream: BinaryIO, count: int) -> bytes:

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from autograder.protocol import ProtocolError, read_message, write_message
+from autograder.protocol import ProtocolError, decode, read_frame, read_message, write_frame, write_message
 from autograder.student import CheckFailure, Outcome, run_call
 
 LIMITS = {
@@ -124,18 +124,19 @@ class Zygote:
     def relay_answer(self) -> None:
         """Pass the child's next answer on whole, or say how it died."""
         try:
-            answer = read_message(self.from_child)
+            answer = read_frame(self.from_child)
+            decode(answer)  # only whole, well-formed answers are passed on
         except (EOFError, ProtocolError):
             write_message(self.grader_out, {"died": self._reap()})
             return
-        write_message(self.grader_out, answer)
+        write_frame(self.grader_out, answer)
 
-    def call(self, request: dict) -> None:
+    def call(self, frame: bytes) -> None:
         if self.child is None:
             write_message(self.grader_out, {"died": "no module is open"})
             return
         try:
-            write_message(self.to_child, request)
+            write_frame(self.to_child, frame)
         except (BrokenPipeError, OSError):
             write_message(self.grader_out, {"died": self._reap()})
             return
@@ -206,15 +207,16 @@ class Zygote:
     def serve(self) -> None:
         while True:
             try:
-                request = read_message(self.grader_in)
+                frame = read_frame(self.grader_in)
             except EOFError:
                 self.close()
                 return
+            request = decode(frame)
             op = request.get("op") if type(request) is dict else None
             if op == "open":
                 self.open(request)
             elif op == "call":
-                self.call(request)
+                self.call(frame)
             elif op == "close":
                 self.close()
                 write_message(self.grader_out, {"ok": True})

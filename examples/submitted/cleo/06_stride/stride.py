@@ -1,0 +1,225 @@
+"""06 · Stride and dilation.
+
+The general 2-d convolution of fast.ai part 2, lesson 9 ("digging into convolution"):
+stride moves the kernel more than one pixel at a time, so the output is smaller;
+dilation spreads the kernel's taps apart, so it sees further for the same weights.
+Stride 2 halves the height and the width of the output, quartering the memory its
+activations take: that is how a deep network keeps memory under control.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["conv2d", "output_shape", "activation_memory"]
+
+
+def _pair(value: int | Sequence[int], name: str, minimum: int) -> tuple[int, int]:
+    """Turn an int or an (h, w) pair into a validated (h, w) tuple of ints.
+
+    Raises TypeError when `value` is not an int or a pair of ints, and ValueError
+    when the pair has the wrong length or an entry is below `minimum`.
+    """
+    if isinstance(value, bool) or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        pair = (int(value), int(value))
+    elif isinstance(value, Sequence):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or an (h, w) pair, got {len(value)} values: {tuple(value)!r}")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {tuple(value)!r}")
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {type(value).__name__}")
+    if min(pair) < minimum:
+        shown = pair[0] if isinstance(value, numbers.Integral) else pair
+        raise ValueError(f"{name} must be at least {minimum}, got {shown}")
+    return pair
+
+
+def conv2d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> torch.Tensor:
+    """The general 2-d convolution (cross-correlation), equal to `F.conv2d`.
+
+    Pad `input` with `padding` zeros on each side; place the kernel at every
+    `stride`-th position; at each position take the input pixels `dilation` apart
+    under the kernel's taps, multiply by the weights, sum over the taps and every
+    input channel, and add the output channel's bias.
+
+    Shapes: input (N, C_in, H, W), weight (C_out, C_in, kh, kw), bias (C_out,) or
+    None -> (N, C_out, Ho, Wo) in input's dtype, with, per dimension,
+    Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1 (and the same for Wo).
+    stride, padding and dilation are each an int or an (h, w) pair.
+
+    Errors: TypeError when input, weight or bias is not a floating-point tensor
+    or their dtypes differ; ValueError when input or weight is not 4-d, bias is
+    not (C_out,), input's channels differ from weight.shape[1], stride or
+    dilation is below 1, padding is below 0, or the output would be below 1x1.
+
+    Hint: `F.unfold(input, (kh, kw), dilation=..., padding=..., stride=...)`
+    gathers every patch as a column, (N, C_in*kh*kw, Ho*Wo); one matrix
+    multiplication by `weight.reshape(C_out, -1)` does the rest. Use
+    `output_shape` for the checks and for Ho, Wo.
+    """
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is None and name == "bias":
+            continue
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+        if t.dtype != input.dtype:
+            raise TypeError(f"{name} must have input's dtype {input.dtype}, got {t.dtype}")
+    if input.dim() != 4:
+        raise ValueError(f"input must be 4-d (N, C_in, H, W), got shape {tuple(input.shape)}")
+    if weight.dim() != 4:
+        raise ValueError(f"weight must be 4-d (C_out, C_in, kh, kw), got shape {tuple(weight.shape)}")
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    n, c_out, ho, wo = output_shape(input.shape, weight.shape, 1, padding, dilation)
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ValueError(f"bias must have shape ({c_out},) to match weight's C_out, got {tuple(bias.shape)}")
+
+    kh, kw = weight.shape[2], weight.shape[3]
+    # (N, C_in*kh*kw, Ho*Wo): one column per output pixel, in weight's (C_in, kh, kw) order.
+    cols = F.unfold(input, (kh, kw), dilation=dilation, padding=padding)
+    out = weight.reshape(c_out, -1) @ cols  # (C_out, K) @ (N, K, L) -> (N, C_out, L)
+    out = out.reshape(n, c_out, ho, wo)
+    if bias is not None:
+        out = out + bias.reshape(1, c_out, 1, 1)
+    return out
+
+
+def output_shape(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> tuple[int, int, int, int]:
+    """The shape (N, C_out, Ho, Wo) that `conv2d` returns, without computing it.
+
+    Per dimension the output size is floor((size + 2*padding - dilation*(k - 1) - 1)
+    / stride) + 1: the padded size, minus the span of the dilated kernel
+    (dilation*(k - 1) + 1), divided by the stride, plus the first position.
+
+    Shapes: input_shape (N, C_in, H, W), weight_shape (C_out, C_in, kh, kw) (tuples,
+    lists or torch.Size) -> a tuple of 4 Python ints.
+
+    Errors: ValueError when input_shape or weight_shape does not have 4 entries,
+    an entry is negative (weight entries must be at least 1), input's channels
+    differ from weight_shape[1], stride or dilation is below 1, padding is below
+    0, or Ho or Wo would be below 1 (the dilated kernel is larger than the padded
+    input). TypeError when an entry is not an int.
+
+    Hint: Python's `//` floors, so `(size + 2*p - d*(k - 1) - 1) // s + 1` is the
+    formula; check it on a 5x5 input, 3x3 kernel, stride 2, padding 1: 3x3.
+    """
+    shapes = {}
+    for name, shape, labels, minimum in (
+        ("input_shape", input_shape, "(N, C_in, H, W)", 0),
+        ("weight_shape", weight_shape, "(C_out, C_in, kh, kw)", 1),
+    ):
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+            raise TypeError(f"{name} must be a sequence of 4 ints {labels}, got {type(shape).__name__}")
+        if len(shape) != 4:
+            raise ValueError(f"{name} must have 4 entries {labels}, got {len(shape)}: {tuple(shape)!r}")
+        for v in shape:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"{name} must hold ints, got {tuple(shape)!r}")
+        if min(shape) < minimum:
+            raise ValueError(f"{name} entries must be at least {minimum}, got {tuple(shape)!r}")
+        shapes[name] = tuple(int(v) for v in shape)
+    n, c_in, h, w = shapes["input_shape"]
+    c_out, wc_in, kh, kw = shapes["weight_shape"]
+    if c_in != wc_in:
+        raise ValueError(f"input has {c_in} channels but weight expects {wc_in} input channels (weight.shape[1])")
+    (sh, sw) = _pair(stride, "stride", 1)
+    (ph, pw) = _pair(padding, "padding", 0)
+    (dh, dw) = _pair(dilation, "dilation", 1)
+    sizes = []
+    for dim, size, k, s, p, d in (("height", h, kh, sh, ph, dh), ("width", w, kw, sw, pw, dw)):
+        out = (size + 2 * p - d * (k - 1) - 1) // s + 1
+        if out < 1:
+            raise ValueError(
+                f"output {dim} would be {out}, below 1: the dilated kernel spans {d * (k - 1) + 1} "
+                f"pixels but the padded input {dim} is only {size + 2 * p}"
+            )
+        sizes.append(out)
+    return (n, c_out, sizes[0], sizes[1])
+
+
+def activation_memory(
+    input_shape: Sequence[int],
+    layers: Sequence[tuple[int, int | tuple[int, int], int | tuple[int, int], int | tuple[int, int]]],
+    bytes_per_element: int = 4,
+) -> int:
+    """Bytes held by the activations of a stack of conv layers, the input included.
+
+    Each `layers[i] = (c_out, kernel_size, stride, padding)` is a conv layer
+    (dilation 1) applied to the previous layer's output (the first to the input).
+    Count the input's elements and every layer's output elements, and multiply
+    the total by `bytes_per_element` (4 for float32). Compare stride 1 and
+    stride 2 to see how stride keeps memory under control.
+
+    Shapes: input_shape (N, C, H, W); kernel_size, stride and padding are each an
+    int or an (h, w) pair -> an int.
+
+    Errors: ValueError when input_shape does not have 4 entries, a layer is not
+    4 values, c_out or a kernel size is below 1, bytes_per_element is below 1,
+    or a layer's output would be below 1x1 (the message names the layer).
+    TypeError for non-int values.
+
+    Hint: chain `output_shape`: layer i's weight shape is
+    (c_out, C of the current activation, kh, kw), and its output shape becomes
+    the next layer's input shape; `math.prod(shape)` counts the elements.
+    """
+    if isinstance(bytes_per_element, bool) or not isinstance(bytes_per_element, numbers.Integral):
+        raise TypeError(f"bytes_per_element must be an int, got {bytes_per_element!r}")
+    if bytes_per_element < 1:
+        raise ValueError(f"bytes_per_element must be at least 1, got {bytes_per_element}")
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
+        raise TypeError(f"input_shape must be a sequence of 4 ints (N, C, H, W), got {type(input_shape).__name__}")
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape must have 4 entries (N, C, H, W), got {len(input_shape)}: {tuple(input_shape)!r}")
+    for v in input_shape:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"input_shape must hold ints, got {tuple(input_shape)!r}")
+    if min(input_shape) < 0:
+        raise ValueError(f"input_shape entries must be at least 0, got {tuple(input_shape)!r}")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of (c_out, kernel_size, stride, padding), got {type(layers).__name__}")
+
+    shape = tuple(int(v) for v in input_shape)
+    total = math.prod(shape)
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) != 4:
+            raise ValueError(f"layers[{i}] must be (c_out, kernel_size, stride, padding), got {layer!r}")
+        c_out, kernel_size, stride, padding = layer
+        if isinstance(c_out, bool) or not isinstance(c_out, numbers.Integral):
+            raise TypeError(f"layers[{i}] c_out must be an int, got {c_out!r}")
+        if c_out < 1:
+            raise ValueError(f"layers[{i}] c_out must be at least 1, got {c_out}")
+        kh, kw = _pair(kernel_size, f"layers[{i}] kernel_size", 1)
+        stride = _pair(stride, f"layers[{i}] stride", 1)
+        padding = _pair(padding, f"layers[{i}] padding", 0)
+        try:
+            shape = output_shape(shape, (int(c_out), shape[1], kh, kw), stride, padding)
+        except ValueError as err:
+            raise ValueError(f"layers[{i}]: {err}") from None
+        total += math.prod(shape)
+    return total * int(bytes_per_element)

@@ -1,0 +1,171 @@
+"""07 · Kaiming initialisation: why sqrt(5)?
+
+The end of fast.ai part 2, lesson 9 ("digging into convolution"): a deep stack of
+conv + ReLU layers keeps its activations at a useful scale only if each layer's
+weights have the right standard deviation. Kaiming (He) init picks std =
+gain / sqrt(fan) to do that; PyTorch's default conv init, `kaiming_uniform_` with
+`a=math.sqrt(5)`, is not that formula for ReLU, and its activations shrink layer
+after layer. Here you rebuild torch.nn.init's pieces and measure the difference.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "calculate_gain",
+    "fan_in_and_fan_out",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "default_conv_std",
+    "activation_stds",
+]
+
+
+def calculate_gain(nonlinearity: str, param: int | float | None = None) -> float:
+    """The recommended gain for a nonlinearity, equal to `torch.nn.init.calculate_gain`.
+
+    The gain corrects the weights' std for what the nonlinearity does to the
+    activations' second moment:
+    1 for "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+    "conv_transpose2d", "conv_transpose3d" and "sigmoid"; 5/3 for "tanh";
+    sqrt(2) for "relu" (ReLU zeroes half the values, halving the second moment);
+    sqrt(2 / (1 + negative_slope**2)) for "leaky_relu", with `param` as the
+    negative slope (0.01 when None); 3/4 for "selu".
+
+    Errors: ValueError for an unknown `nonlinearity`, and for "leaky_relu" when
+    `param` is a bool or not an int or float.
+
+    Hint: compute exactly as PyTorch does, e.g. `math.sqrt(2.0 / (1 + slope**2))`,
+    so the kaiming functions built on it match torch bit for bit. Remember that
+    `True` is an int in Python.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("calculate_gain")
+
+
+def fan_in_and_fan_out(weight: torch.Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight, as PyTorch computes them.
+
+    The receptive field is the product of the dimensions after the first two
+    (1 for a 2-d weight). fan_in = weight.shape[1] * receptive field (the inputs
+    each output sums over); fan_out = weight.shape[0] * receptive field. For a
+    conv weight (C_out, C_in, kh, kw): (C_in*kh*kw, C_out*kh*kw); for a Linear
+    weight (out_features, in_features): (in_features, out_features).
+
+    Shapes: weight with at least 2 dimensions -> a tuple of two Python ints.
+    Errors: TypeError when weight is not a tensor; ValueError when it has fewer
+    than 2 dimensions.
+    Hint: `math.prod(weight.shape[2:])` is 1 for an empty slice.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("fan_in_and_fan_out")
+
+
+def kaiming_uniform_(
+    tensor: torch.Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Fill `tensor` in place from U(-bound, bound), Kaiming (He) uniform; return it.
+
+    gain = calculate_gain(nonlinearity, a) (`a` is the leaky ReLU's negative
+    slope); fan = fan_in or fan_out by `mode` ("fan_in" or "fan_out", any case);
+    std = gain / sqrt(fan); bound = sqrt(3) * std (U(-b, b) has std b/sqrt(3)).
+    With the same `generator` state the result is identical, bit for bit, to
+    `torch.nn.init.kaiming_uniform_`. A tensor with no elements is left as it
+    is (with a warning, as PyTorch does).
+
+    Shapes: tensor with at least 2 dimensions; returns the same tensor object.
+    Errors: ValueError for an unknown mode or nonlinearity, or fewer than 2
+    dimensions; TypeError when mode is not a string.
+    Hint: do the float arithmetic in PyTorch's order, `std = gain / math.sqrt(fan)`
+    then `bound = math.sqrt(3.0) * std`, and fill with
+    `tensor.uniform_(-bound, bound, generator=generator)` inside `torch.no_grad()`
+    (a weight usually requires grad, and autograd refuses in-place changes to it).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("kaiming_uniform_")
+
+
+def kaiming_normal_(
+    tensor: torch.Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Fill `tensor` in place from N(0, std^2), Kaiming (He) normal; return it.
+
+    gain = calculate_gain(nonlinearity, a); fan = fan_in or fan_out by `mode`
+    ("fan_in" or "fan_out", any case); std = gain / sqrt(fan). With "relu" and
+    fan_in, each conv + ReLU layer keeps the activations' second moment:
+    fan_in * std^2 / 2 = 1. With the same `generator` state the result is
+    identical, bit for bit, to `torch.nn.init.kaiming_normal_`. A tensor with no
+    elements is left as it is (with a warning, as PyTorch does).
+
+    Shapes: tensor with at least 2 dimensions; returns the same tensor object.
+    Errors: ValueError for an unknown mode or nonlinearity, or fewer than 2
+    dimensions; TypeError when mode is not a string.
+    Hint: `tensor.normal_(0, std, generator=generator)` inside `torch.no_grad()`.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("kaiming_normal_")
+
+
+def default_conv_std(fan_in: int) -> float:
+    """The weight std that nn.Conv2d's default init gives: 1 / sqrt(3 * fan_in).
+
+    nn.Conv2d initialises its weight with kaiming_uniform_(w, a=math.sqrt(5)).
+    That is the leaky_relu gain with negative slope sqrt(5):
+    gain = sqrt(2 / (1 + 5)) = sqrt(1/3), so
+    bound = gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), and the std of
+    U(-bound, bound) is bound / sqrt(3) = 1 / sqrt(3 * fan_in).
+    Kaiming for ReLU wants std = sqrt(2 / fan_in) instead: the default is
+    sqrt(6) times smaller.
+
+    Shapes: fan_in a positive number (C_in*kh*kw for a conv) -> a Python float.
+    Errors: TypeError when fan_in is not a number; ValueError when fan_in < 1.
+    Hint: one line of `math`; check it: fill `torch.empty(64, 16, 3, 3)` with
+    your kaiming_uniform_(w, a=math.sqrt(5)); its std is close to
+    default_conv_std(16*9).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("default_conv_std")
+
+
+def activation_stds(x: torch.Tensor, weights: list[torch.Tensor]) -> list[float]:
+    """The std of the activations after each conv + ReLU layer of a stack.
+
+    Start from h = x; for each weight w in order: h = relu(conv2d(h, w)) with
+    stride 1, "same" zero padding (the output keeps H, W; for an even kernel the
+    extra padding goes right/bottom, as PyTorch's padding="same") and no bias;
+    record h.std() as a Python float.
+
+    Why it matters: a conv layer with zero-mean weights of std s multiplies the
+    second moment of its input by fan_in * s^2, and ReLU halves it. Kaiming
+    normal for ReLU (s^2 = 2 / fan_in) gives fan_in * s^2 / 2 = 1: the stds stay
+    of the same order over 10 layers. The default init, kaiming_uniform_ with
+    a=sqrt(5), has gain sqrt(2/(1+5)) = sqrt(1/3), bound = gain * sqrt(3/fan_in)
+    = 1/sqrt(fan_in) and std = bound / sqrt(3) = 1/sqrt(3*fan_in), so each layer
+    multiplies the second moment by fan_in * s^2 / 2 = 1/6: the std shrinks by
+    about sqrt(6) per layer, to about 1e-4 of its start after 10 layers.
+
+    Shapes: x (N, C, H, W); weights a list of (C_out, C_in, kh, kw) tensors, each
+    C_in equal to the previous layer's C_out (the first to C) -> a list of
+    len(weights) Python floats. x and the weights are not modified.
+    Errors: TypeError when x or a weight is not a floating-point tensor of x's
+    dtype; ValueError when x is not 4-d, a weight is not 4-d, or a weight's C_in
+    does not match the channels coming into it.
+    Hint: `F.conv2d(h, w, padding="same")` is allowed here; run the stack under
+    `torch.no_grad()` and use `.item()`.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("activation_stds")

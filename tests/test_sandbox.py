@@ -1,0 +1,175 @@
+"""Hostile submissions against the real sandbox: each gets what its honest outputs earn.
+
+These run student code under bubblewrap (installed by `make test`); a machine
+without it fails here loudly rather than skipping.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.assignment import Assignment
+from autograder.compare import assert_same
+from autograder.sandbox import SandboxedStudent, Worker, bubblewrap_available
+from autograder.student import CheckFailure
+
+HOSTILE = textwrap.dedent(
+    """
+    import ctypes, os, signal, socket, sys, time
+    import torch
+
+    torch.allclose = lambda *args, **kwargs: True          # patching torch: only its own process sees it
+    print("100/100 checks passed")                          # fake results on stdout: nobody reads them
+
+    def honest(x):
+        return x * 2
+
+    def exits(x):
+        os._exit(0)
+
+    def calls_sys_exit(x):
+        sys.exit(0)
+
+    def loops(x):
+        while True:
+            pass
+
+    def blocks_the_alarm(x):
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        while True:
+            pass
+
+    def segfaults(x):
+        ctypes.string_at(0)
+
+    def looks_around(x):
+        return [os.path.exists(p) for p in SECRETS]
+
+    def phones_home(x):
+        try:
+            socket.create_connection(("1.1.1.1", 53), timeout=0.5)
+            return "connected"
+        except OSError as exc:
+            return type(exc).__name__
+
+    def writes_results(x):
+        with open("/tmp/results.json", "w") as handle:
+            handle.write('{"score": 100}')
+        return os.path.exists("/tmp/results.json")
+
+    def environment(x):
+        return sorted(os.environ)
+
+    def forks(x):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(1000)
+            os._exit(0)
+        return pid
+
+    def alive(pid):
+        for _ in range(100):   # a killed fork of a torch process takes a moment to tear down
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    if stat.read().split(") ")[1][0] == "Z":   # killed, left for its parent to reap
+                        return False
+            except FileNotFoundError:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def hogs_memory(x):
+        return torch.empty(2**36)
+
+    class Lying(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    def returns_a_subclass(x):
+        return x.clone().as_subclass(Lying)
+
+    def returns_an_impostor(x):
+        class AlwaysEqual:
+            def __eq__(self, other):
+                return True
+        return AlwaysEqual()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    assert bubblewrap_available(), "bubblewrap (bwrap) is needed: `make test` installs it (apt-get install bubblewrap)"
+    started = Worker(sandbox=True)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def student(worker, tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    submissions = tmp_path_factory.mktemp("submitted")
+    folder = submissions / "mallory" / "01_hostile"
+    folder.mkdir(parents=True)
+    (folder / "assignment.toml").write_text('title = "Hostile"\nmodule = "hostile"\nforbidden = ["convolution"]\n')
+    secrets = [str(course), str(submissions), str(ROOT / "source"), str(ROOT / "solutions"), str(Path.home() / ".bash_history")]
+    source = f"SECRETS = {secrets!r}\n" + HOSTILE
+    (folder / "hostile.py").write_text(source)
+    return SandboxedStudent(Assignment.load(folder), folder, worker, call_timeout=1.0)
+
+
+X = torch.arange(6.0).reshape(2, 3)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_honest_functions_earn_their_points_and_patching_torch_stays_in_the_sandbox(student):
+    assert_same(student.honest(X), X * 2)
+    assert not torch.allclose(torch.zeros(1), torch.ones(1))
+
+
+@pytest.mark.parametrize(
+    "function, reason",
+    [
+        ("exits", r"crashed the process running it \(exited with status 0\)"),
+        ("segfaults", r"crashed the process running it \(killed by signal 11 \(SIGSEGV\)\)"),
+        ("calls_sys_exit", r"called sys.exit\(0\)"),
+        ("loops", r"did not finish within 1 s"),
+        ("blocks_the_alarm", r"did not finish within 1 s"),
+        ("hogs_memory", r"ran out of memory"),
+    ],
+)
+def test_a_call_that_exits_crashes_hangs_or_hogs_fails_alone_and_the_next_call_works(student, function, reason):
+    with pytest.raises(CheckFailure, match=reason):
+        getattr(student, function)(X)
+    assert_same(student.honest(X), X * 2)
+
+
+def test_the_sandbox_hides_the_course_the_submissions_and_the_network(student):
+    assert student.looks_around(X) == [False] * 5
+    assert student.phones_home(X) != "connected"
+
+
+def test_files_written_and_processes_forked_stay_in_the_sandbox(student):
+    before = Path("/tmp/results.json").exists()
+    assert student.writes_results(X) is True
+    assert Path("/tmp/results.json").exists() == before
+    pid = student.forks(X)
+    assert student.alive(pid) is False, "the worker kills what a call leaves running"
+
+
+def test_the_grader_environment_does_not_reach_student_code(student):
+    assert set(student.environment(X)) <= {
+        "PATH", "HOME", "LANG", "PWD", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CONVGRADE_PRIVATE_PIDS",
+    }  # fmt: skip
+
+
+def test_lying_objects_arrive_as_names_and_fail_the_comparison(student):
+    with pytest.raises(CheckFailure, match="returned a Lying, a subclass of torch.Tensor"):
+        assert_same(student.returns_a_subclass(X), X)
+    with pytest.raises(CheckFailure, match=r"returned a \S*AlwaysEqual, expected a torch.Tensor"):
+        assert_same(student.returns_an_impostor(X), X)
