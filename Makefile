@@ -19,10 +19,11 @@ system-packages:
 	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap; } \
 	  || echo "WARNING: could not install bubblewrap: the sandbox tests will fail" >&2
 
-## demo: release the course, then self-check every assignment against solutions/
-demo: $(STAMP)
+## demo: release the course, self-check the reference, and grade the bundled class (examples/submitted)
+demo: $(STAMP) system-packages
 	$(BIN)/convgrade release
 	$(BIN)/convgrade check --path solutions
+	$(BIN)/convgrade grade examples/submitted --out out/demo
 
 ## test: the released files are up to date, then the whole test suite
 test: $(STAMP) system-packages

@@ -9,7 +9,9 @@ The package is small enough to read in one sitting; start with these:
 - ``compare``: ``assert_same`` and ``expect_error``, with messages for students.
 - ``mistakes``: the known mistakes a failure message can name.
 - ``plugin``: the pytest plugin (``student`` fixture, ``points`` marker, reasons).
-- ``selfcheck``: ``convgrade check``, the visible tests as a table.
+- ``runner``: an assignment's checks run in-process (``check`` and ``grade``).
+- ``sandbox``, ``worker``, ``protocol``: where student code runs when graded.
+- ``submissions``, ``results``, ``grade``: ``convgrade grade`` and what it writes.
 - ``cli``: the ``convgrade`` command.
 """
 

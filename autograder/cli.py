@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error is one sentence on one line
 
 
 def fail(message: str) -> typer.Exit:
@@ -89,7 +91,7 @@ def check(
 ) -> None:
     """Run the visible checks of an assignment against the module in its folder."""
     from autograder.report import assignments_table, score_table, total_line
-    from autograder.selfcheck import run_visible_checks
+    from autograder.runner import run_visible_checks
 
     folder = _resolve_folder(assignment, path)
     try:
@@ -118,6 +120,61 @@ def check(
         console.print(assignments_table(boards, title=f"visible checks in {folder}"))
     all_passed = all(r.passed for run in runs for r in run.board.results)
     raise typer.Exit(code=0 if all_passed else 1)
+
+
+@app.command()
+def grade(
+    submitted: Annotated[Path, typer.Argument(help="the class's submissions: SUBMITTED/<student>/<assignment>/ or <assignment>.zip")],
+    assignment: Annotated[Optional[list[str]], typer.Option("--assignment", "-a", help="grade only this assignment (repeatable; default: every assignment in source/)")] = None,
+    out: Annotated[Path, typer.Option(help="where results, feedback and grades.csv go")] = Path("out"),
+    workers: Annotated[int, typer.Option(min=1, help="grading processes, each with its own sandboxed worker")] = max(1, min(2, os.cpu_count() or 1)),
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = 10.0,
+    regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
+    root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
+) -> None:
+    """Grade a class against the visible and hidden tests, with student code in a sandbox."""
+    from autograder.grade import grade_all, plan, write_gradebook
+    from autograder.report import gradebook_table
+
+    root = _course_root(root)
+    source = root / "source"
+    if not source.is_dir():
+        raise fail(f"{root} has no source/ folder: the grader runs the instructor's tests from there")
+    if not submitted.is_dir():
+        raise fail(f"{submitted} is not a folder of submissions")
+    known = [a.name for a in assignments_in(source)]
+    unknown = [name for name in assignment or [] if name not in known]
+    if unknown:
+        raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
+    jobs = plan(submitted, source, assignment or known, out)
+    if not jobs:
+        raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}")
+    with _progress(len(jobs)) as advance:
+        rows = grade_all(jobs, workers=workers, call_timeout=timeout, regrade=regrade, progress=advance)
+    book = write_gradebook(out, jobs, rows)
+    console.print(gradebook_table(book))
+    console.print(f"grades: {out / 'grades.csv'}; results and feedback: {out}/<student>/<assignment>/")
+
+
+@contextlib.contextmanager
+def _progress(total: int):  # noqa: ANN202 - yields the per-job callback
+    """A progress bar with ETA on a terminal; one plain line per submission elsewhere (CI)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if console.is_terminal:
+        with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"), console=console) as bar:
+            task = bar.add_task("", total=total)
+            yield lambda job, row, skipped: bar.update(task, advance=1, description=f"{job.submission.student}/{job.submission.assignment}")
+        return
+    count = 0
+
+    def line(job, row, skipped) -> None:  # noqa: ANN001
+        nonlocal count
+        count += 1
+        what = "already graded" if skipped else row.status
+        console.print(f"[{count}/{total}] {job.submission.student}/{job.submission.assignment}: {row.score:g}/{row.max_score:g} ({what})", highlight=False)
+
+    yield line
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enc
 from autograder.student import DEFAULT_CALL_TIMEOUT, CheckFailure, Student, student_call_of
 
 SCOREBOARD = "convgrade-scoreboard"
+SHARED_WORKER = "convgrade-shared-worker"  # a sandbox worker that outlives the run (convgrade grade)
 
 
 @dataclass
@@ -140,7 +141,8 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
         max_examples=20,
         print_blob=False,
         report_multiple_bugs=False,  # one failure, the simplest, is what a student needs
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        # differing_executors: the grader re-imports the same test classes for every submission
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
     )
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile("convgrade")
@@ -178,6 +180,9 @@ def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
 
 def _worker(config: pytest.Config):  # noqa: ANN202 - autograder.sandbox.Worker, imported lazily
     """The run's sandboxed worker, started on first use (``None`` with ``--sandbox off``)."""
+    shared = config.pluginmanager.get_plugin(SHARED_WORKER)
+    if shared is not None:
+        return shared
     choice = config.getoption("sandbox")
     if choice == "off":
         return None

@@ -76,3 +76,26 @@ def score_table_text(board: Scoreboard, *, width: int = 100) -> str:
     console.print(score_table(board.results) if len(boards) == 1 else assignments_table(boards))
     console.print(total_line(board))
     return buffer.getvalue()
+
+
+def gradebook_table(rows: Sequence) -> Table:
+    """One row per student, a column per assignment (its number), the total; a * marks a note below."""
+    assignments = sorted({row.assignment for row in rows})
+    notes = sorted({(row.student_id, row.assignment, row.status) for row in rows if row.status != "graded"})
+    caption = "; ".join(f"*{student}/{assignment}: {status}" for student, assignment, status in notes) or None
+    table = Table(title="gradebook", caption=caption, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", padding=(0, 1), pad_edge=False)
+    table.add_column("student", no_wrap=True)
+    for name in assignments:
+        table.add_column(name.split("_")[0], justify="right", no_wrap=True)
+    table.add_column("total", justify="right", style="bold", no_wrap=True)
+    for student in sorted({row.student_id for row in rows}):
+        cells, score, max_score = [], 0.0, 0.0
+        for name in assignments:
+            row = next((r for r in rows if r.student_id == student and r.assignment == name), None)
+            if row is None:
+                cells.append("")
+                continue
+            score, max_score = score + row.score, max_score + row.max_score
+            cells.append(Text(f"{_points(row.score)}/{_points(row.max_score)}" + ("" if row.status == "graded" else "*")))
+        table.add_row(Text(student), *cells, f"{_points(score)}/{_points(max_score)}")
+    return table

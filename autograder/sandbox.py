@@ -199,7 +199,7 @@ class SandboxedStudent(Student):
             self._opened = False  # the next call starts a fresh child
             if answer.get("timed_out"):
                 return Outcome(timed_out=True)
-            raise CheckFailure(f"{name} crashed the process running it ({answer['died']})")
+            self._give_up(name, f"{name} crashed the process running it ({answer['died']})")
         return Outcome.from_message(answer)
 
     def close(self) -> None:

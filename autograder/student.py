@@ -264,6 +264,7 @@ class Student:
         self.call_timeout = call_timeout
         self._module: ModuleType | None = None
         self._import_failure: CheckFailure | None = None
+        self._hopeless: dict[str, str] = {}  # function -> why its later calls fail at once
 
     def __repr__(self) -> str:
         return f"<student's {self.module_file}>"
@@ -293,15 +294,17 @@ class Student:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's ``name`` with copies of the arguments, under the checks."""
+        if name in self._hopeless:  # it hung, ran out of memory or crashed once: later calls fail at once, alike
+            raise CheckFailure(self._hopeless[name])
         outcome = self._run(name, args, kwargs)
         if outcome.missing:
             raise CheckFailure(f"{self.module_file.name} has no function `{name}`: keep the names the scaffold gives")
         text = describe.call(name, args, kwargs, outcome.params)
         if outcome.timed_out:
-            raise CheckFailure(
+            self._give_up(name,
                 f"{name} did not finish within {self.call_timeout:g} s: look for a loop that never ends, "
                 f"or a Python loop over every pixel where tensor operations would do\n  call: {text}"
-            )
+            )  # fmt: skip
         if outcome.violations:
             first, *others = (Violation(*v).message() for v in outcome.violations)
             also = "".join(f"\n  also: {message}" for message in others)
@@ -316,7 +319,7 @@ class Student:
             )
         if outcome.raised is not None:
             if outcome.raised["type"] == "MemoryError" or "can't allocate memory" in outcome.raised["message"]:
-                raise CheckFailure(f"{name} ran out of memory: it asked for more than the limit allows\n  call: {text}")
+                self._give_up(name, f"{name} ran out of memory: it asked for more than the limit allows\n  call: {text}")
             raise _student_exception(outcome, text)
         if outcome.modified:
             raise CheckFailure(
@@ -330,6 +333,15 @@ class Student:
             result = args[key] if where == "args" else kwargs[key]
         _log.add(Call(function=name, text=text, result=result))
         return result
+
+    def _give_up(self, name: str, reason: str) -> None:
+        """Fail this call, and every later call of ``name``, with ``reason``.
+
+        Hanging, exhausting memory or crashing costs seconds each time; a
+        function that does it on one of the checks' small inputs gets no more.
+        """
+        self._hopeless[name] = reason
+        raise CheckFailure(reason)
 
     def _run(self, name: str, args: tuple, kwargs: dict) -> Outcome:
         """Run the call here, in this process (a sandboxed Student runs it in its worker)."""

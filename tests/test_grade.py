@@ -1,0 +1,111 @@
+"""convgrade grade: a small class end to end, resumed after a crash, regraded on change."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONVGRADE = str(Path(sys.executable).parent / "convgrade")
+
+
+@pytest.fixture
+def submitted(tmp_path) -> Path:
+    """ada hands in the reference, dev the untouched stub, fay a zip of the reference; gus nothing."""
+    folder = tmp_path / "submitted"
+    for student, release in (("ada", "solutions"), ("dev", "assignments")):
+        (folder / student / "03_padding").mkdir(parents=True)
+        shutil.copy(ROOT / release / "03_padding" / "padding.py", folder / student / "03_padding")
+    (folder / "fay").mkdir()
+    shutil.make_archive(str(folder / "fay" / "03_padding"), "zip", ROOT / "solutions" / "03_padding", "padding.py")
+    (folder / "gus").mkdir()
+    return folder
+
+
+def grade(submitted: Path, out: Path, *extra: str, background: bool = False) -> subprocess.CompletedProcess | subprocess.Popen:
+    command = [CONVGRADE, "grade", str(submitted), "-a", "03_padding", "--out", str(out), "--workers", "1", "--root", str(ROOT), *extra]
+    env = {**os.environ, "COLUMNS": "200"}
+    if background:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+def grades(out: Path) -> list[dict]:
+    with open(out / "grades.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_class_is_graded_with_results_feedback_and_a_gradebook(submitted, tmp_path):
+    out = tmp_path / "out"
+    result = grade(submitted, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["student_id"]: row for row in grades(out)}
+    assert list(rows) == ["ada", "dev", "fay", "gus"]
+    assert rows["ada"]["score"] == rows["ada"]["max_score"] == rows["fay"]["score"]
+    assert float(rows["ada"]["score"]) > 100
+    assert float(rows["dev"]["score"]) == 0 and rows["dev"]["status"] == "graded"
+    assert rows["gus"]["status"] == "no submission" and float(rows["gus"]["score"]) == 0
+    results = json.loads((out / "dev" / "03_padding" / "results.json").read_text())
+    assert results["score"] == 0 and {test["status"] for test in results["tests"]} == {"failed"}
+    assert all("not implemented yet" in test["output"] for test in results["tests"])
+    assert {test["visibility"] for test in results["tests"]} == {"visible", "after_published"}
+    feedback = (out / "dev" / "03_padding" / "feedback.md").read_text()
+    assert "not implemented yet: `pad2d`" in feedback
+    assert (out / "ada" / "03_padding" / "feedback.html").is_file()
+    assert "[1/4]" in result.stdout and "gradebook" in result.stdout
+
+
+def test_a_rerun_skips_what_is_graded_and_regrades_a_changed_submission(submitted, tmp_path):
+    out = tmp_path / "out"
+    assert grade(submitted, out).returncode == 0
+    first = grades(out)
+    again = grade(submitted, out)
+    assert again.stdout.count("already graded") == 4
+    assert grades(out) == first
+    shutil.copy(ROOT / "solutions" / "03_padding" / "padding.py", submitted / "dev" / "03_padding")
+    changed = grade(submitted, out)
+    assert changed.stdout.count("already graded") == 3
+    rows = {row["student_id"]: row for row in grades(out)}
+    assert rows["dev"]["score"] == rows["dev"]["max_score"]
+    forced = grade(submitted, out, "--regrade")
+    assert "already graded" not in forced.stdout
+
+
+def test_killing_the_grader_midway_loses_nothing_and_duplicates_nothing(submitted, tmp_path):
+    clean = tmp_path / "clean"
+    assert grade(submitted, clean).returncode == 0
+    crashed = tmp_path / "crashed"
+    process = grade(submitted, crashed, background=True)
+    deadline = time.monotonic() + 300
+    while not list(crashed.glob("*/03_padding/.graded.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (crashed / "grades.csv").exists(), "killed before the end"
+    assert grade(submitted, crashed).returncode == 0
+    assert grades(crashed) == grades(clean)
+    for student in ("ada", "dev", "fay", "gus"):
+        ours = json.loads((crashed / student / "03_padding" / "results.json").read_text())
+        theirs = json.loads((clean / student / "03_padding" / "results.json").read_text())
+        assert [(t["name"], t["score"], t["status"]) for t in ours["tests"]] == [
+            (t["name"], t["score"], t["status"]) for t in theirs["tests"]
+        ]
+    leftovers = [p for p in crashed.rglob("*") if p.name.startswith(".") and p.name not in (".graded.json", ".extracted")]
+    assert [p for p in leftovers if ".extracted" not in p.parts] == []
+
+
+def test_the_grader_refuses_what_it_cannot_grade_in_one_sentence(tmp_path):
+    missing = subprocess.run([CONVGRADE, "grade", str(tmp_path / "nowhere"), "--root", str(ROOT)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "is not a folder of submissions" in missing.stderr
+    unknown = subprocess.run([CONVGRADE, "grade", str(tmp_path), "-a", "99_x", "--root", str(ROOT)], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "unknown assignment 99_x" in unknown.stderr
+    assert "Traceback" not in missing.stderr + unknown.stderr
