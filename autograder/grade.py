@@ -89,7 +89,7 @@ def grade_one(job: Job, *, call_timeout: float) -> Row:
         folder = submission.folder or Path(empty)  # no usable submission: every check fails as missing
         run = run_checks(
             assignment, [assignment.visible_tests, assignment.hidden_tests], folder,
-            worker=_worker, extra_args=[f"--call-timeout={call_timeout}"],
+            worker=_worker, extra_args=[f"--call-timeout={call_timeout}", "--no-shrink"],
         )  # fmt: skip
     board = run.board
     if not board.results:

@@ -116,6 +116,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "limits only (rlimits), or bubblewrap where available (auto); off runs it in this process (default)",
     )
     group.addoption(
+        "--no-shrink",
+        action="store_true",
+        help="report a property test's first failing example without shrinking it (faster; convgrade grade uses it)",
+    )
+    group.addoption(
         "--no-score-table",
         action="store_true",
         help="do not print the table of checks and points at the end",
@@ -131,7 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _load_hypothesis_profile(config: pytest.Config) -> None:
     """Property tests draw the same examples on every run and write nothing to disk."""
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
 
     settings.register_profile(
         "convgrade",
@@ -144,8 +149,9 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
         # differing_executors: the grader re-imports the same test classes for every submission
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
     )
+    settings.register_profile("convgrade-no-shrink", settings.get_profile("convgrade"), phases=[Phase.explicit, Phase.reuse, Phase.generate])
     if not config.getoption("hypothesis_profile", None):
-        settings.load_profile("convgrade")
+        settings.load_profile("convgrade-no-shrink" if config.getoption("no_shrink") else "convgrade")
 
 
 @pytest.fixture(scope="module")
