@@ -54,10 +54,11 @@ def bwrap_command(python: str) -> list[str]:
     package = str(Path(autograder.__file__).resolve().parent)
     readable = {"/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", sys.prefix, sys.base_prefix, package}
     readable |= {str(Path(python).resolve().parent.parent)}
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--clearenv"]
+    # The private /tmp comes first: bound after it, a project or venv that lives under /tmp stays visible.
+    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--clearenv", "--tmpfs", "/tmp"]
     for path in sorted(readable):
         command += ["--ro-bind-try", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     for key, value in _worker_environment(private_pids=True).items():
         command += ["--setenv", key, value]
     return [*command, python, "-m", "autograder.worker"]
