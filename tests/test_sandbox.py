@@ -173,3 +173,13 @@ def test_lying_objects_arrive_as_names_and_fail_the_comparison(student):
         assert_same(student.returns_a_subclass(X), X)
     with pytest.raises(CheckFailure, match=r"returned a \S*AlwaysEqual, expected a torch.Tensor"):
         assert_same(student.returns_an_impostor(X), X)
+
+
+def test_the_private_tmp_is_mounted_before_the_read_only_binds():
+    from autograder.sandbox import bwrap_command
+
+    command = bwrap_command("/usr/bin/python3")
+    # A project or venv under /tmp (CI clones there) must stay visible inside the sandbox.
+    assert command.index("--tmpfs") < command.index("--ro-bind-try")
+    assert command[command.index("--tmpfs") + 1] == "/tmp"
+    assert "--unshare-all" in command and "--clearenv" in command
