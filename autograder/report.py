@@ -88,10 +88,11 @@ def gradebook_table(rows: Sequence) -> Table:
     for name in assignments:
         table.add_column(name.split("_")[0], justify="right", no_wrap=True)
     table.add_column("total", justify="right", style="bold", no_wrap=True)
+    by_cell = {(row.student_id, row.assignment): row for row in rows}
     for student in sorted({row.student_id for row in rows}):
         cells, score, max_score = [], 0.0, 0.0
         for name in assignments:
-            row = next((r for r in rows if r.student_id == student and r.assignment == name), None)
+            row = by_cell.get((student, name))
             if row is None:
                 cells.append("")
                 continue

@@ -15,7 +15,7 @@ Tests never import a student's module directly: they receive a ``Student``
 
 from __future__ import annotations
 
-import importlib.util
+import linecache
 import signal
 import sys
 import threading
@@ -95,34 +95,39 @@ def student_frames(exc: BaseException, module_file: str) -> list[traceback.Frame
     return [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == module_file]
 
 
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import the module at ``path`` under a name no other module uses.
+def load_source(source: str, filename: str, name: str) -> ModuleType:
+    """Import a module from its source text, its frames named ``filename``.
 
-    Raises ``CheckFailure`` with a reason a student can act on when the file is
-    missing or does not import.
+    Raises ``CheckFailure`` with a reason a student can act on when it does not import.
     """
+    module = ModuleType(name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    shown = Path(filename).name
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as exc:
+        raise CheckFailure(f"{shown} could not be imported: SyntaxError at line {exc.lineno}: {exc.msg}") from None
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - running the student's module is the point
+    except BaseException as exc:  # noqa: BLE001 - whatever the submission raises at import
+        where = student_frames(exc, filename)
+        line = f" (line {where[-1].lineno})" if where else ""
+        raise CheckFailure(f"{shown} could not be imported: {type(exc).__name__}: {exc}{line}") from None
+    return module
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import the module at ``path`` under a name no other module uses (its folder on sys.path meanwhile)."""
     if not path.is_file():
         raise CheckFailure(f"{path.name} is missing from {path.parent}")
     unique = f"convgrade_student_{name}_{abs(hash(str(path))):x}"
-    spec = importlib.util.spec_from_file_location(unique, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))
     try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise CheckFailure(
-            f"{path.name} could not be imported: SyntaxError at line {exc.lineno}: {exc.msg}"
-        ) from None
-    except BaseException as exc:  # noqa: BLE001 - whatever the submission raises at import
-        where = student_frames(exc, str(path))
-        line = f" (line {where[-1].lineno})" if where else ""
-        raise CheckFailure(
-            f"{path.name} could not be imported: {type(exc).__name__}: {exc}{line}"
-        ) from None
+        return load_source(path.read_text(encoding="utf-8", errors="replace"), str(path), unique)
     finally:
         sys.path.remove(str(path.parent))
-    return module
 
 
 def _importing(frame: FrameType | None) -> bool:

@@ -21,18 +21,16 @@ stream the grader reads. Whatever the child prints goes nowhere.
 
 from __future__ import annotations
 
-import linecache
 import os
 import resource
 import signal
 import sys
-import types
 from typing import Any
 
 import torch
 
 from autograder.protocol import ProtocolError, decode, read_frame, read_message, write_frame, write_message
-from autograder.student import CheckFailure, Outcome, run_call
+from autograder.student import CheckFailure, Outcome, load_source, run_call
 
 LIMITS = {
     "cpu_seconds": resource.RLIMIT_CPU,
@@ -40,23 +38,6 @@ LIMITS = {
     "file_bytes": resource.RLIMIT_FSIZE,
     "open_files": resource.RLIMIT_NOFILE,
 }
-
-
-def load_source(source: str, filename: str, name: str) -> types.ModuleType:
-    """Import a module from its source text, its frames named ``filename``."""
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    try:
-        code = compile(source, filename, "exec")
-    except SyntaxError as exc:
-        raise CheckFailure(f"{os.path.basename(filename)} could not be imported: SyntaxError at line {exc.lineno}: {exc.msg}") from None
-    sys.modules[name] = module
-    try:
-        exec(code, module.__dict__)  # noqa: S102 - student code, inside the sandbox, is the point
-    except BaseException as exc:  # noqa: BLE001 - whatever the submission raises at import
-        raise CheckFailure(f"{os.path.basename(filename)} could not be imported: {type(exc).__name__}: {exc}") from None
-    return module
 
 
 def _apply_limits(limits: dict[str, int]) -> None:
