@@ -45,14 +45,17 @@ def run_checks(
     student_dir: Path,
     *,
     worker: object | None = None,
+    nodeids: Sequence[str] = (),
     extra_args: Sequence[str] = (),
 ) -> Run:
     """Run ``tests`` of ``assignment`` against the module in ``student_dir``; pytest's own output is kept aside.
 
     With a ``worker`` (``autograder.sandbox.Worker``), student code runs there.
+    ``nodeids`` (``path::Class::test``) run those checks besides the folders in ``tests``.
     """
     args = [
         *(str(path) for path in tests if path.is_dir()),
+        *nodeids,
         f"--student-dir={student_dir}",
         f"--rootdir={assignment.folder}",
         "--import-mode=importlib",
