@@ -2,22 +2,31 @@
 
 Each assignment lists rule keys in its ``assignment.toml`` (``forbidden =
 ["convolution"]``). While a student's function runs, ``ForbiddenCallMonitor``
-watches two levels:
+watches three levels:
 
 - ATen operators, through a ``TorchDispatchMode``: every route to a convolution
   (``F.conv2d``, ``torch.conv2d``, ``nn.Conv2d``, ``torch.ops.aten.convolution``)
   ends in the same operator, so an alias or a private path is caught too;
-- Python functions, by code object, through ``sys.setprofile``: composites that
-  never reach a distinctive operator (``F.pad(mode="circular")``, ``numpy.pad``,
-  every ``torch.nn.init`` function) are caught however the student named them.
+- the builtins that enter those operators from Python (``torch.conv2d``,
+  ``torch._C._nn.im2col``, ``torch.ops.aten.convolution.default``...), by
+  identity, through ``sys.setprofile``: the same routes, minus those that reach
+  the operator from C++ alone, at a fraction of the dispatch mode's cost (it
+  runs Python on every operator, and loop-style student code runs thousands);
+- Python functions, by code object, through the same profile hook: composites
+  that never reach a distinctive operator (``F.pad(mode="circular")``,
+  ``numpy.pad``, every ``torch.nn.init`` function) are caught however the
+  student named them.
 
-The monitor records what it sees and never changes the computation; the
-caller fails the check afterwards. It also notices when student code removed
-its hooks, which only a submission working against the grader does.
+The batch grader watches a function's calls at the ATen level until one of them
+returns, and by builtin after that (``aten=False``); self-checks always watch
+every level. The monitor records what it sees and never changes the
+computation; the caller fails the check afterwards. It also notices when student
+code removed its hooks, which only a submission working against the grader does.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import sys
@@ -134,6 +143,32 @@ def _resolve(dotted: str) -> Iterable[tuple[str, types.CodeType]]:
         yield dotted, code
 
 
+def _builtin_homes() -> dict[str, object]:
+    """Where torch keeps the builtins a student can call (``torch._C`` submodules are not importable by name)."""
+    return {  # later names win where two hold the same builtin: torch.conv2d is F.conv2d
+        "torch._C._VariableFunctions": torch._C._VariableFunctions, "torch._C._nn": torch._C._nn,
+        "torch._C._special": torch._C._special, "torch": torch, "torch.nn.functional": torch.nn.functional,
+    }  # fmt: skip
+
+
+@functools.cache
+def _builtins(rule: Rule) -> dict[int, Violation]:
+    """The Python-callable builtins that enter ``rule``'s operators, by ``id``: the public names and ``torch.ops.aten``."""
+    found: dict[int, Violation] = {}
+    for op in sorted(rule.aten):
+        for home, namespace in _builtin_homes().items():
+            builtin = getattr(namespace, op, None)
+            if isinstance(builtin, types.BuiltinFunctionType):
+                found[id(builtin)] = Violation(rule.shown_as, _short(f"{home}.{op}"))
+        try:
+            packet = getattr(torch.ops.aten, op)
+        except (AttributeError, RuntimeError):
+            continue
+        for overload in [packet, *(getattr(packet, name) for name in packet.overloads())]:
+            found[id(overload._op)] = Violation(rule.shown_as, f"aten.{op}")
+    return found
+
+
 def _short(dotted: str) -> str:
     """``torch.nn.functional.pad`` -> ``F.pad``, as students write it."""
     return dotted.replace("torch.nn.functional.", "F.").replace("torch.nn.modules.conv.", "nn.")
@@ -165,17 +200,20 @@ class ForbiddenCallMonitor:
     """Context manager: while active, forbidden calls are recorded in ``violations``."""
 
     rules: tuple[Rule, ...]
+    aten: bool = True  # watch every ATen operator (False: the builtins that enter them)
     violations: list[Violation] = field(default_factory=list)
     tampered: bool = False
 
     @classmethod
-    def for_keys(cls, keys: Iterable[str]) -> ForbiddenCallMonitor:
+    def for_keys(cls, keys: Iterable[str], *, aten: bool = True) -> ForbiddenCallMonitor:
         """A monitor for the rule keys an assignment lists."""
-        return cls(rules=tuple(RULES[key] for key in keys))
+        return cls(rules=tuple(RULES[key] for key in keys), aten=aten)
 
     def __post_init__(self) -> None:
         self.aten_rules = {op: rule for rule in self.rules for op in rule.aten}
         self._codes: dict[types.CodeType, Violation] = {}
+        # with the dispatch mode on, it sees all the builtins would (and names the operator)
+        self._builtins = {} if self.aten else {key: v for rule in self.rules for key, v in _builtins(rule).items()}
         self._mode: _AtenWatch | None = None
 
     def record(self, violation: Violation) -> None:
@@ -186,8 +224,12 @@ class ForbiddenCallMonitor:
     def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
         if event == "call":
             violation = self._codes.get(frame.f_code)
-            if violation is not None:
-                self.record(violation)
+        elif event == "c_call":
+            violation = self._builtins.get(id(arg))
+        else:
+            return
+        if violation is not None:
+            self.record(violation)
 
     def __enter__(self) -> ForbiddenCallMonitor:
         self.violations.clear()
@@ -197,16 +239,16 @@ class ForbiddenCallMonitor:
             for pattern in rule.python
             for name, code in _resolve(pattern)
         }
-        self._mode = _AtenWatch(self) if self.aten_rules else None
+        self._mode = _AtenWatch(self) if self.aten and self.aten_rules else None
         if self._mode is not None:
             self._mode.__enter__()
         self._previous_profile = sys.getprofile()
-        if self._codes:
+        if self._codes or self._builtins:
             sys.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._codes:
+        if self._codes or self._builtins:
             if sys.getprofile() != self._profile:
                 self.tampered = True
             sys.setprofile(self._previous_profile)

@@ -4,19 +4,22 @@ The pipeline reads top to bottom:
 
 1. ``plan``: every (student, assignment) in ``SUBMITTED`` (folders or zips, safely
    extracted), with the content hash that decides whether it needs grading;
-2. ``grade_one``: the instructor's tests from ``source/`` run in this process,
-   student code in a sandboxed worker; results.json, feedback.md/.html and, last,
-   a ``.graded.json`` marker are written atomically, so a crash loses at most the
-   submission in hand and a rerun skips what is done;
-3. ``grade_all``: the plan spread over worker processes, with progress shown;
+2. ``grade_chunk``: the instructor's tests from ``source/`` collected once in this
+   process and run against each submission of one assignment in turn, student
+   code in a sandboxed worker; for each, ``write_job`` writes results.json,
+   feedback.md/.html and, last, a ``.graded.json`` marker, atomically, so a crash
+   loses at most the submission in hand and a rerun skips what is done;
+3. ``grade_all``: the plan cut into ``chunks`` spread over worker processes, with
+   progress shown per submission;
 4. ``grades.csv`` written from every marker, whatever ran in this invocation.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import queue
 import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -24,8 +27,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from autograder.assignment import Assignment
+from autograder.plugin import Scoreboard
 from autograder.results import GRADED, atomic_write_text, write_feedback, write_grades_csv, write_results_json
-from autograder.runner import run_checks
 from autograder.submissions import NO_SUBMISSION, Submission, content_hash, discover
 
 MARKER = ".graded.json"
@@ -74,40 +77,76 @@ def done(job: Job) -> Row | None:
 
 
 _worker = None  # this grading process's sandboxed worker, started on first use
+_events = None  # where a pool process reports each graded submission (a multiprocessing queue)
+
+CHUNK = 20  # submissions of one assignment per pytest session: tests collected once for them all
 
 
-def grade_one(job: Job, *, call_timeout: float) -> Row:
-    """Run the tests against one submission and write its results, feedback and marker."""
+def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, Row], None] | None = None) -> list[Row]:
+    """Run one assignment's tests against each job's submission (one pytest session), writing each job's files.
+
+    ``report(job, row)`` follows each job; in a pool process the rows go to the parent's queue.
+    """
     global _worker
+    from autograder.runner import run_batch
     from autograder.sandbox import Worker
 
     if _worker is None:
         _worker = Worker()
-    submission, assignment = job.submission, Assignment.load(job.source)
-    started = time.perf_counter()
+    report = report or (lambda job, row: _events.put((job.out, row)) if _events is not None else None)
+    assignment = Assignment.load(jobs[0].source)
+    rows: list[Row] = []
+
+    def done(job: Job, board: Scoreboard, seconds: float) -> None:
+        row = _graded(job, lambda: write_job(job, assignment, board, seconds))
+        rows.append(row)
+        report(job, row)
+
     with tempfile.TemporaryDirectory(prefix="convgrade-empty-") as empty:
-        folder = submission.folder or Path(empty)  # no usable submission: every check fails as missing
-        run = run_checks(
-            assignment, [assignment.visible_tests, assignment.hidden_tests], folder,
-            worker=_worker, extra_args=[f"--call-timeout={call_timeout}", "--no-shrink"],
+        # no usable submission: every check fails as missing
+        submissions = [(job, job.submission.folder or Path(empty)) for job in jobs]
+        run_batch(
+            assignment, [assignment.visible_tests, assignment.hidden_tests], submissions, done,
+            worker=_worker, extra_args=[f"--call-timeout={call_timeout}"],
         )  # fmt: skip
-    board = run.board
+    return rows
+
+
+def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: float) -> Row:
+    """results.json, the feedback pages and, last, the marker that says this submission is done."""
+    submission = job.submission
     if not board.results:
-        raise RuntimeError(f"no check ran for {assignment.name}:\n{run.pytest_output[-2000:]}")
+        raise RuntimeError(f"no check ran for {assignment.name}")
     status = GRADED if submission.error is None else NO_SUBMISSION if submission.error == NO_SUBMISSION else "bad submission"
     output = f"{submission.error}\n" if submission.error else ""
-    write_results_json(job.out / "results.json", board, execution_time=time.perf_counter() - started, output=output)
+    write_results_json(job.out / "results.json", board, execution_time=seconds, output=output)
     write_feedback(job.out, board, student=submission.student, assignment=assignment.name, title=assignment.title)
     row = Row(submission.student, assignment.name, board.score, board.max_score, status)
     atomic_write_text(job.out / MARKER, json.dumps({"digest": job.digest, "row": asdict(row)}))
     return row
 
 
-def _init_process() -> None:
+def chunks(jobs: list[Job], workers: int) -> list[list[Job]]:
+    """The jobs by assignment, cut so every worker gets a share and no session grows past ``CHUNK``."""
+    by_assignment: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_assignment.setdefault(job.submission.assignment, []).append(job)
+    cut = []
+    for group in by_assignment.values():
+        size = max(1, min(CHUNK, math.ceil(len(group) / workers)))
+        cut += [group[i : i + size] for i in range(0, len(group), size)]
+    return cut
+
+
+def _init_process(events: object = None) -> None:
     """A grading process: one torch thread (two per core oversubscribe; shared/PERFORMANCE.md)."""
+    global _events
     import torch
 
+    import autograder.runner  # noqa: F401 - pytest, hypothesis and the harness, imported before any work
+
     torch.set_num_threads(1)
+    _events = events
 
 
 def grade_all(
@@ -123,19 +162,49 @@ def grade_all(
             progress(job, previous, True)
         else:
             todo.append(job)
+
+    def record(job: Job, row: Row) -> None:
+        rows.append(row)
+        progress(job, row, False)
+
     if workers <= 1:
         _init_process()
-        for job in todo:
-            rows.append(_graded(job, lambda: grade_one(job, call_timeout=call_timeout)))
-            progress(job, rows[-1], False)
+        for chunk in chunks(todo, 1):
+            try:
+                grade_chunk(chunk, call_timeout=call_timeout, report=record)
+            except Exception as exc:  # noqa: BLE001 - the grader failed on this chunk: its rows say so
+                reported = {(row.student_id, row.assignment) for row in rows}
+                for job in chunk:
+                    if _key(job) not in reported:
+                        record(job, _error_row(job, exc))
         return rows
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_process) as pool:
-        futures = {pool.submit(grade_one, job, call_timeout=call_timeout): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            rows.append(_graded(job, future.result))
-            progress(job, rows[-1], False)
+    context = get_context("spawn")
+    events = context.Queue()
+    pending = {job.out: job for job in todo}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_process, initargs=(events,)) as pool:
+        futures = {pool.submit(grade_chunk, chunk, call_timeout=call_timeout): chunk for chunk in chunks(todo, workers)}
+        quiet = 0.0  # seconds without news since every chunk ended
+        while pending and quiet < 2.0:
+            try:
+                out, row = events.get(timeout=0.2)
+            except queue.Empty:
+                quiet = quiet + 0.2 if all(future.done() for future in futures) else 0.0
+                continue
+            record(pending.pop(out), row)
+    for future, chunk in futures.items():  # the jobs of a chunk the grader failed on: their rows say so
+        for job in chunk:
+            if job.out in pending:
+                exc = future.exception() or RuntimeError("the grading process gave no result")
+                record(pending.pop(job.out), _error_row(job, exc))
     return rows
+
+
+def _key(job: Job) -> tuple[str, str]:
+    return job.submission.student, job.submission.assignment
+
+
+def _error_row(job: Job, exc: BaseException) -> Row:
+    return Row(job.submission.student, job.submission.assignment, 0.0, 0.0, f"grader error: {type(exc).__name__}: {exc}")
 
 
 def _graded(job: Job, result: Callable[[], Row]) -> Row:
@@ -143,7 +212,7 @@ def _graded(job: Job, result: Callable[[], Row]) -> Row:
     try:
         return result()
     except Exception as exc:  # noqa: BLE001 - one submission's trouble must not stop the class
-        return Row(job.submission.student, job.submission.assignment, 0.0, 0.0, f"grader error: {type(exc).__name__}: {exc}")
+        return _error_row(job, exc)
 
 
 def write_gradebook(out: Path, jobs: list[Job], rows: list[Row]) -> list[Row]:

@@ -31,6 +31,8 @@ from autograder.student import DEFAULT_CALL_TIMEOUT, CheckFailure, Student, stud
 
 SCOREBOARD = "convgrade-scoreboard"
 SHARED_WORKER = "convgrade-shared-worker"  # a sandbox worker that outlives the run (convgrade grade)
+BATCH = pytest.StashKey[bool]()  # set by a batch run (many submissions, one session): reports stay short
+STUDENT_DIR = pytest.StashKey[Path]()  # a batch run's current submission, overriding --student-dir
 
 
 @dataclass
@@ -131,6 +133,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): how many points the check is worth (default 1)")
     config.addinivalue_line("markers", "task(name): the curriculum function the check is about")
     config.pluginmanager.register(Scoreboard(), SCOREBOARD)
+    config.pluginmanager.register(_ShortReports(), "convgrade-short-reports")
     _load_hypothesis_profile(config)
 
 
@@ -169,7 +172,8 @@ def assignment(request: pytest.FixtureRequest) -> Assignment:
 @pytest.fixture(scope="module")
 def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
     """The student's module; ``student.pad2d(...)`` calls their function, checked."""
-    folder = Path(request.config.getoption("student_dir") or assignment.folder)
+    config = request.config
+    folder = config.stash.get(STUDENT_DIR, None) or Path(config.getoption("student_dir") or assignment.folder)
     cache: dict[tuple[Path, Path], Student] = request.config.stash.setdefault(_STUDENTS, {})
     key = (assignment.folder, folder.resolve())
     if key not in cache:
@@ -182,6 +186,14 @@ def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
 
             cache[key] = SandboxedStudent(assignment, folder, worker, call_timeout=timeout)
     return cache[key]
+
+
+def forget_students(config: pytest.Config) -> None:
+    """Close the students the ``student`` fixture opened (a batch run moves on to the next submission)."""
+    for opened in config.stash.get(_STUDENTS, {}).values():
+        if hasattr(type(opened), "close"):  # a sandboxed one (the proxy itself answers any other name)
+            opened.close()
+    config.stash[_STUDENTS] = {}
 
 
 def _worker(config: pytest.Config):  # noqa: ANN202 - autograder.sandbox.Worker, imported lazily
@@ -263,16 +275,35 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     student_module.forget_calls()
 
 
+class _ShortReports:
+    """Failed checks that ``explain`` words fully (in a batch run: all of them) skip pytest's traceback.
+
+    Formatting a traceback parses every source file in it, which costs more than
+    the check itself, and the reason says it better.
+    """
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:
+        excinfo = call.excinfo
+        if excinfo is None or excinfo.errisinstance((pytest.skip.Exception, KeyboardInterrupt)) or not is_check(item):
+            return None
+        reason, details, concise = explain(excinfo.value, item)
+        if not (concise or item.config.stash.get(BATCH, False)):
+            return None  # pytest's report, with its traceback; the wrapper below adds the reason
+        sections = [(f"Captured {key} {when}", text) for when, key, text in item._report_sections if when == call.when]
+        return pytest.TestReport(
+            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", details or reason, call.when,
+            sections, call.duration, call.start, call.stop,
+            user_properties=[*item.user_properties, ("convgrade_reason", reason), ("convgrade_details", details)],
+        )  # fmt: skip
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report: pytest.TestReport = yield
-    if not report.failed or call.excinfo is None or not is_check(item):
-        return report
-    exc = call.excinfo.value
-    reason, details, concise = explain(exc, item)
-    report.user_properties += [("convgrade_reason", reason), ("convgrade_details", details)]
-    if concise:
-        report.longrepr = details
+    if report.failed and call.excinfo is not None and is_check(item) and "convgrade_reason" not in dict(report.user_properties):
+        reason, details, _ = explain(call.excinfo.value, item)
+        report.user_properties += [("convgrade_reason", reason), ("convgrade_details", details)]
     return report
 
 

@@ -1,22 +1,28 @@
 """Run an assignment's checks in this process and collect the scores.
 
-``convgrade check`` runs the visible tests against the module beside them;
-``convgrade grade`` runs the instructor's visible and hidden tests against a
-submission, with student code in a shared sandboxed worker.
+``convgrade check`` runs the visible tests against the module beside them
+(``run_checks``); ``convgrade grade`` runs the instructor's visible and hidden
+tests against many submissions in one pytest session (``run_batch``: collected
+once, then run once per submission), with student code in a shared sandboxed
+worker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Sequence
+import gc
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from autograder.assignment import Assignment
-from autograder.plugin import SCOREBOARD, SHARED_WORKER, Scoreboard
+from autograder.replay import ReplayExamples
+from autograder.plugin import BATCH, SCOREBOARD, SHARED_WORKER, STUDENT_DIR, Scoreboard, forget_students
 
 
 @dataclass
@@ -88,3 +94,76 @@ def run_visible_checks(folder: Path, *, extra_args: Sequence[str] = ()) -> Run:
     """``convgrade check``: the visible tests of ``folder`` against the module in it."""
     assignment = Assignment.load(folder)
     return run_checks(assignment, [assignment.visible_tests], assignment.folder, extra_args=extra_args)
+
+
+_REPLAY = ReplayExamples()  # property tests' examples, drawn once per process
+
+BATCH_ARGS = (  # pytest plugins whose per-check work a grader never reads
+    "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging",
+    "--capture=no", "--no-shrink",
+)  # fmt: skip
+
+
+def run_batch(
+    assignment: Assignment,
+    tests: Sequence[Path],
+    submissions: Sequence[tuple[object, Path]],
+    done: Callable[[object, Scoreboard, float], None],
+    *,
+    worker: object | None = None,
+    extra_args: Sequence[str] = (),
+) -> Run:
+    """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``done(key, board, seconds)`` after each.
+
+    The tests are collected and imported once; each submission then gets every
+    check, with fixtures set up afresh, exactly as in a run of its own.
+    """
+    batch = _Batch(submissions, done)
+    plugins: list[object] = [batch, _REPLAY] + ([_Shared(worker)] if worker is not None else [])
+    args = [
+        *(str(path) for path in tests if path.is_dir()),
+        f"--rootdir={assignment.folder}",
+        "--import-mode=importlib",
+        "-p", "no:cacheprovider",
+        "--quiet", "--tb=no", "--no-header", "--no-score-table",
+        *BATCH_ARGS,
+        *extra_args,
+    ]  # fmt: skip
+    output = io.StringIO()
+    gc.freeze()  # the imports so far live as long as the process: no collection need look at them again
+    with contextlib.redirect_stdout(output):
+        exit_code = pytest.main(args, plugins=plugins)
+    if batch.ran < len(submissions):
+        raise RuntimeError(f"the checks of {assignment.name} did not run (pytest exit {int(exit_code)}):\n{output.getvalue()[-2000:]}")
+    return Run(assignment, Scoreboard(), int(exit_code), output.getvalue())
+
+
+class _Batch:
+    """Runs the collected checks once per submission (a ``pytest_runtestloop`` of its own)."""
+
+    def __init__(self, submissions: Sequence[tuple[object, Path]], done: Callable[[object, Scoreboard, float], None]) -> None:
+        self.submissions, self.done, self.ran = submissions, done, 0
+        self.stdout = sys.stdout  # where the caller's output goes, outside the run's redirection
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[BATCH] = True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if session.testsfailed and not session.config.option.continue_on_collection_errors:
+            return False  # a broken test file: pytest reports the collection error
+        board: Scoreboard = session.config.pluginmanager.get_plugin(SCOREBOARD)
+        items = session.items
+        for key, folder in self.submissions:
+            started = time.perf_counter()
+            session.config.stash[STUDENT_DIR] = folder
+            board.results = []
+            for index, item in enumerate(items):
+                nextitem = items[index + 1] if index + 1 < len(items) else None  # None: tear every fixture down
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            forget_students(session.config)
+            with contextlib.redirect_stdout(self.stdout):  # pytest's output is kept aside; the caller's is not
+                self.done(key, Scoreboard(list(board.results)), time.perf_counter() - started)
+            self.ran += 1
+        return True

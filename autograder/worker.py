@@ -58,15 +58,19 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
         return
     write_message(outbox, {"ok": True})
     forbidden, timeout = tuple(request["forbidden"]), request["timeout"]
+    returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.forbidden)
     while True:
         try:
             call = read_message(inbox)
         except EOFError:
             return
+        name = call["function"]
         outcome = run_call(
-            module, call["function"], tuple(call["args"]), call["kwargs"],
-            forbidden=forbidden, timeout=timeout, module_file=request["filename"],
+            module, name, tuple(call["args"]), call["kwargs"],
+            forbidden=forbidden, timeout=timeout, module_file=request["filename"], aten=name not in returned,
         )  # fmt: skip
+        if outcome.raised is None and not outcome.timed_out and outcome.exit_code is None and not outcome.missing:
+            returned.add(name)
         try:
             write_message(outbox, outcome.to_message())
         except Exception as exc:  # noqa: BLE001 - a result the protocol cannot carry

@@ -1,0 +1,69 @@
+"""Property tests in a batch run: the examples are drawn once, then replayed for every submission.
+
+With ``derandomize`` on, Hypothesis draws the same examples for every submission
+whose checks pass, and stops at the first failing one (``--no-shrink``). Drawing
+them costs more than most checks, so a batch run (``autograder.runner.run_batch``)
+asks Hypothesis once per property test for that sequence, by running the test
+with a recorder in place of its body (``.hypothesis.inner_test``, which
+Hypothesis lets plugins replace), and then runs the real body on each recorded
+example in turn, stopping at the first failure, as Hypothesis would. The
+verdict is the same; the failing example is named in a note, as Hypothesis
+names it.
+
+This holds because no check steers generation by its outcome (no ``assume``,
+``target`` or ``st.data()``); ``tests/test_replay.py`` holds the course to it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import pytest
+
+Examples = list[dict[str, Any]]
+
+
+class ReplayExamples:
+    """A pytest plugin: ``pytest_pyfunc_call`` for Hypothesis tests, replaying recorded examples."""
+
+    def __init__(self) -> None:
+        self.examples: dict[str, Examples] = {}  # by node id: the run's tests do not change
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        given = getattr(pyfuncitem.obj, "hypothesis", None)
+        if given is None:
+            return None
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        if pyfuncitem.nodeid not in self.examples:
+            self.examples[pyfuncitem.nodeid] = record(pyfuncitem.obj, args)
+        body = given.inner_test
+        owner = () if pyfuncitem.instance is None else (pyfuncitem.instance,)
+        for drawn in self.examples[pyfuncitem.nodeid]:
+            example = copy.deepcopy(drawn)  # a check may change its inputs; the next submission gets them fresh
+            try:
+                body(*owner, **args, **example)
+            except BaseException as exc:
+                shown = ", ".join(f"{key}={value!r}" for key, value in drawn.items())
+                exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
+                raise
+        return True
+
+
+def record(test: Any, args: dict[str, Any]) -> Examples:
+    """The examples Hypothesis runs ``test`` on when every one passes, in order."""
+    given = test.hypothesis
+    body, examples = given.inner_test, []
+
+    @functools.wraps(body)  # the same digest, so derandomize draws from the same seed
+    def recorder(*_owner: Any, **kwargs: Any) -> None:  # Hypothesis passes a method's ``self`` by name
+        examples.append(copy.deepcopy({key: value for key, value in kwargs.items() if key not in args and key != "self"}))
+
+    given.inner_test = recorder
+    try:
+        test(**args)
+    finally:
+        given.inner_test = body
+    return examples
