@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -308,7 +309,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
 
 
 def explain(exc: BaseException, item: pytest.Item) -> tuple[str, str, bool]:
-    """(one-line reason, full explanation, whether that explanation replaces pytest's report)."""
+    """(one-line reason, full explanation, whether that explanation replaces pytest's report).
+
+    What the student's code printed during the check (caught by a sandboxed
+    worker) ends the explanation.
+    """
+    reason, details, concise = _explain(exc, item)
+    printed = student_module.printed_output()
+    if printed:
+        details = f"{details or reason}\n  your code printed:\n" + textwrap.indent(printed.rstrip("\n"), "    | ")
+    return reason, details, concise
+
+
+def _explain(exc: BaseException, item: pytest.Item) -> tuple[str, str, bool]:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]  # several failures at once: explain the first
     notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))

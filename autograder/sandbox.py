@@ -5,7 +5,7 @@ The worker (``autograder.worker``) runs under bubblewrap with no network, no
 view of the course, the submissions or the outputs (only the Python
 installation and the ``autograder`` package, read-only), a private ``/tmp``, a
 private PID namespace and a scrubbed environment; each submission's child gets
-resource limits (CPU time, address space, file size, open files). Where ``bwrap``
+resource limits (CPU time, address space, file size, open files, processes). Where ``bwrap``
 is missing the worker runs as a plain child process with the same limits, and
 the grader says so loudly.
 
@@ -41,8 +41,9 @@ class Limits:
 
     cpu_seconds: int = 300
     memory_bytes: int = 4 * 2**30
-    file_bytes: int = 2**20
+    file_bytes: int = 2**20  # also bounds what the submission may print
     open_files: int = 256
+    processes: int = 256  # RLIMIT_NPROC; the kernel does not hold root to it (the PID namespace and the kill after each call do)
 
 
 class SandboxWarning(UserWarning):

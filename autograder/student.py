@@ -65,6 +65,7 @@ class _CallLog:
 
     by_result: dict[int, Call] = field(default_factory=dict)
     last: Call | None = None
+    printed: list[str] = field(default_factory=list)  # what the test's calls printed, in order
 
     def add(self, call: Call) -> None:
         self.by_result[id(call.result)] = call  # the Call keeps the result alive
@@ -83,6 +84,12 @@ def forget_calls() -> None:
 def call_for(result: Any) -> Call | None:
     """The call that returned ``result``, else the last call of this test."""
     return _log.by_result.get(id(result), _log.last)
+
+
+def printed_output(limit: int = 2000) -> str:
+    """What the student's code printed during this test (sandboxed runs), cut to ``limit`` characters."""
+    text = "".join(_log.printed)
+    return text if len(text) <= limit else f"{text[:limit]}\n[{len(text) - limit} more characters not shown]"
 
 
 def student_call_of(exc: BaseException) -> str | None:
@@ -208,6 +215,7 @@ class Outcome:
     exit_code: Any = None  # what sys.exit() was given, when the function called it
     modified: list[str] = field(default_factory=list)  # inputs changed in place
     after: tuple[list, dict] | None = None  # the arguments after a call of a `name_` function
+    printed: str = ""  # what the call printed, where a worker caught it (capped there)
 
     def to_message(self) -> dict:
         """The outcome as a protocol value (the exception object stays behind)."""
@@ -307,6 +315,8 @@ class Student:
         if name in self._hopeless:  # it hung, ran out of memory or crashed once: later calls fail at once, alike
             raise CheckFailure(self._hopeless[name])
         outcome = self._run(name, args, kwargs)
+        if outcome.printed:
+            _log.printed.append(outcome.printed)
         if outcome.missing:
             raise CheckFailure(f"{self.module_file.name} has no function `{name}`: keep the names the scaffold gives")
         text = describe.call(name, args, kwargs, outcome.params)

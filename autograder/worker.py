@@ -16,15 +16,19 @@ stdin/stdout with ``autograder.protocol`` messages:
 - ``{"op": "close"}``: the child ends, and every process it left behind is killed.
 
 Messages are relayed whole, so a child that dies mid-answer cannot garble the
-stream the grader reads. Whatever the child prints goes nowhere.
+stream the grader reads. What the child prints goes to a nameless file in the
+private /tmp (bounded by the file-size limit) and comes back, capped, with each
+call's answer.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import resource
 import signal
 import sys
+import tempfile
 from typing import Any
 
 import torch
@@ -37,25 +41,61 @@ LIMITS = {
     "memory_bytes": resource.RLIMIT_AS,
     "file_bytes": resource.RLIMIT_FSIZE,
     "open_files": resource.RLIMIT_NOFILE,
+    "processes": resource.RLIMIT_NPROC,
 }
 
 
 def _apply_limits(limits: dict[str, int]) -> None:
     for key, value in limits.items():
+        if key == "processes" and os.environ.get("CONVGRADE_PRIVATE_PIDS") != "1":
+            continue  # outside the sandbox's namespaces it would count all the user's processes, the grader's too
         resource.setrlimit(LIMITS[key], (value, value))
+
+
+PRINTED_CAP = 4096  # bytes of a call's output sent back; the file-size limit bounds what it may write
+
+
+def _catch_output() -> int:
+    """Send stdout and stderr to a nameless file in the private /tmp; its descriptor."""
+    caught = tempfile.TemporaryFile(dir="/tmp")
+    os.dup2(caught.fileno(), 1)
+    os.dup2(caught.fileno(), 2)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the file-size limit a print fails; the child lives on
+    sys.stdout, sys.stderr = _unbuffered(1), _unbuffered(2)  # nothing held back to surface in a later call
+    return os.dup(caught.fileno())
+
+
+def _unbuffered(fd: int) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="replace", write_through=True)
+
+
+def _take_output(fd: int) -> str:
+    """What was printed since the last call (its first ``PRINTED_CAP`` bytes), and empty the file."""
+    for name, fd_number in (("stdout", 1), ("stderr", 2)):
+        try:
+            getattr(sys, name).flush()
+        except Exception:  # noqa: BLE001 - broken by the submission: start a clean stream
+            setattr(sys, name, _unbuffered(fd_number))
+    size = os.fstat(fd).st_size
+    if not size:
+        return ""
+    data = os.pread(fd, PRINTED_CAP, 0)
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)  # one offset, shared by stdout and stderr
+    text = data.decode("utf-8", errors="replace")
+    return text if size <= PRINTED_CAP else f"{text}\n[{size - PRINTED_CAP} more bytes not kept]"
 
 
 def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
     """The child: limits, the module, then calls until the pipe closes."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)  # what the submission prints goes nowhere
-    os.dup2(devnull, 2)
+    output = _catch_output()
     _apply_limits(request.get("limits", {}))
     try:
         module = load_source(request["source"], request["filename"], request["module"])
     except CheckFailure as failure:
         write_message(outbox, {"ok": False, "reason": str(failure)})
         return
+    _take_output(output)  # what the module printed as it was imported is not any check's
     write_message(outbox, {"ok": True})
     forbidden, timeout = tuple(request["forbidden"]), request["timeout"]
     returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.forbidden)
@@ -71,6 +111,7 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
         )  # fmt: skip
         if outcome.raised is None and not outcome.timed_out and outcome.exit_code is None and not outcome.missing:
             returned.add(name)
+        outcome.printed = _take_output(output)
         try:
             write_message(outbox, outcome.to_message())
         except Exception as exc:  # noqa: BLE001 - a result the protocol cannot carry

@@ -15,7 +15,7 @@ import torch
 from autograder.assignment import Assignment
 from autograder.compare import assert_same
 from autograder.sandbox import SandboxedStudent, Worker, bubblewrap_available
-from autograder.student import CheckFailure
+from autograder.student import CheckFailure, forget_calls, printed_output
 
 HOSTILE = textwrap.dedent(
     """
@@ -81,6 +81,15 @@ HOSTILE = textwrap.dedent(
                 return False
             time.sleep(0.05)
         return True
+
+    def chatty(x):
+        print("debug: x has shape", tuple(x.shape))
+        return x * 2
+
+    def floods(x):
+        for _ in range(100_000):      # 40 MB of output: past the file-size limit
+            print("spam" * 100)
+        return x * 2
 
     def hogs_memory(x):
         return torch.empty(2**36)
@@ -148,6 +157,19 @@ def test_a_call_that_exits_crashes_hangs_or_hogs_fails_alone_and_the_next_call_w
     assert_same(student.honest(X), X * 2)
 
 
+def test_what_a_call_prints_comes_back_capped_with_its_check(student):
+    forget_calls()
+    assert_same(student.chatty(X), X * 2)
+    assert printed_output() == "debug: x has shape (2, 3)\n", "only this call's output; not the import's fake results"
+    forget_calls()
+    with pytest.raises(Exception, match="File too large"):  # printing is bounded by the file-size limit
+        student.floods(X)
+    assert 0 < len(printed_output(limit=10**6)) < 5000, "only the first few KiB come back"
+    forget_calls()
+    assert_same(student.honest(X), X * 2)
+    assert printed_output() == ""
+
+
 def test_the_sandbox_hides_the_course_the_submissions_and_the_network(student):
     assert student.looks_around(X) == [False] * 5
     assert student.phones_home(X) != "connected"
@@ -183,3 +205,28 @@ def test_the_private_tmp_is_mounted_before_the_read_only_binds():
     assert command.index("--tmpfs") < command.index("--ro-bind-try")
     assert command[command.index("--tmpfs") + 1] == "/tmp"
     assert "--unshare-all" in command and "--clearenv" in command
+
+
+def test_without_bubblewrap_the_grader_warns_and_a_limited_child_still_contains_each_call(tmp_path):
+    """The rlimits-only fallback: loud, and still one crash or hang per check, never the grader's."""
+    from autograder.sandbox import SandboxWarning
+
+    folder = tmp_path / "01_hostile"
+    folder.mkdir()
+    (folder / "assignment.toml").write_text('title = "Hostile"\nmodule = "hostile"\nforbidden = ["convolution"]\n')
+    (folder / "hostile.py").write_text("SECRETS = []\n" + HOSTILE)
+    with pytest.warns(SandboxWarning, match="bubblewrap"):
+        fallback = Worker(sandbox=False)
+    try:
+        student = SandboxedStudent(Assignment.load(folder), folder, fallback, call_timeout=1.0)
+        assert_same(student.honest(X), X * 2)
+        for function, reason in [("segfaults", "crashed the process"), ("loops", "did not finish within 1 s"), ("hogs_memory", "ran out of memory")]:
+            with pytest.raises(CheckFailure, match=reason):
+                getattr(student, function)(X)
+        forget_calls()
+        assert_same(student.chatty(X), X * 2)
+        assert printed_output() == "debug: x has shape (2, 3)\n"
+        assert "CONVGRADE_PRIVATE_PIDS" in student.environment(X) and "HOME" in student.environment(X)
+        assert not torch.allclose(torch.zeros(1), torch.ones(1)), "patching torch stays in the child"
+    finally:
+        fallback.stop()
