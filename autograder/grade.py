@@ -80,6 +80,7 @@ _worker = None  # this grading process's sandboxed worker, started on first use
 _events = None  # where a pool process reports each graded submission (a multiprocessing queue)
 
 CHUNK = 20  # submissions of one assignment per pytest session: tests collected once for them all
+BUDGET = 300.0  # seconds a submission's functions may take in all (a reference solution takes about one)
 
 
 def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, Row], None] | None = None) -> list[Row]:
@@ -107,7 +108,7 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, 
         submissions = [(job, job.submission.folder or Path(empty)) for job in jobs]
         run_batch(
             assignment, [assignment.visible_tests, assignment.hidden_tests], submissions, done,
-            worker=_worker, extra_args=[f"--call-timeout={call_timeout}"],
+            worker=_worker, extra_args=[f"--call-timeout={call_timeout}", f"--submission-budget={BUDGET}"],
         )  # fmt: skip
     return rows
 

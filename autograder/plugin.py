@@ -112,6 +112,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"time limit for one call of a student's function, 0 for none (default {DEFAULT_CALL_TIMEOUT:g})",
     )
     group.addoption(
+        "--submission-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time all calls of one submission's functions may take together; later calls fail at once (default: no limit)",
+    )
+    group.addoption(
         "--sandbox",
         choices=("off", "auto", "bwrap", "rlimits"),
         default="off",
@@ -179,13 +186,14 @@ def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
     key = (assignment.folder, folder.resolve())
     if key not in cache:
         timeout = request.config.getoption("call_timeout") or None
+        budget = request.config.getoption("submission_budget")
         worker = _worker(request.config)
         if worker is None:
-            cache[key] = Student(assignment, folder, call_timeout=timeout)
+            cache[key] = Student(assignment, folder, call_timeout=timeout, budget=budget)
         else:
             from autograder.sandbox import SandboxedStudent
 
-            cache[key] = SandboxedStudent(assignment, folder, worker, call_timeout=timeout)
+            cache[key] = SandboxedStudent(assignment, folder, worker, call_timeout=timeout, budget=budget)
     return cache[key]
 
 

@@ -165,8 +165,10 @@ class Worker:
 class SandboxedStudent(Student):
     """A ``Student`` whose module is imported, and whose functions run, in a ``Worker``."""
 
-    def __init__(self, assignment: Assignment, folder: Path, worker: Worker, *, call_timeout: float | None = 10.0) -> None:
-        super().__init__(assignment, folder, call_timeout=call_timeout)
+    def __init__(
+        self, assignment: Assignment, folder: Path, worker: Worker, *, call_timeout: float | None = 10.0, budget: float | None = None
+    ) -> None:
+        super().__init__(assignment, folder, call_timeout=call_timeout, budget=budget)
         self.worker = worker
         self._opened = False
 

@@ -19,6 +19,7 @@ import linecache
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -276,10 +277,14 @@ def run_call(
 class Student:
     """The student's module: ``student.pad2d(...)`` calls their ``pad2d``, checked."""
 
-    def __init__(self, assignment: Assignment, folder: Path, *, call_timeout: float | None = DEFAULT_CALL_TIMEOUT) -> None:
+    def __init__(
+        self, assignment: Assignment, folder: Path, *, call_timeout: float | None = DEFAULT_CALL_TIMEOUT, budget: float | None = None
+    ) -> None:
         self.assignment = assignment
         self.module_file = Path(folder).resolve() / f"{assignment.module}.py"
         self.call_timeout = call_timeout
+        self.budget = budget  # seconds all calls together may take; then every later call fails at once
+        self._spent = 0.0
         self._module: ModuleType | None = None
         self._import_failure: CheckFailure | None = None
         self._hopeless: dict[str, str] = {}  # function -> why its later calls fail at once
@@ -314,7 +319,16 @@ class Student:
         """Call the student's ``name`` with copies of the arguments, under the checks."""
         if name in self._hopeless:  # it hung, ran out of memory or crashed once: later calls fail at once, alike
             raise CheckFailure(self._hopeless[name])
-        outcome = self._run(name, args, kwargs)
+        if self.budget is not None and self._spent > self.budget:
+            raise CheckFailure(
+                f"no time left: the functions of {self.module_file.name} took {self._spent:.0f} s in all, over the "
+                f"{self.budget:g} s a submission may use (look for Python loops where tensor operations would do)"
+            )  # fmt: skip
+        started = time.monotonic()
+        try:
+            outcome = self._run(name, args, kwargs)
+        finally:
+            self._spent += time.monotonic() - started
         if outcome.printed:
             _log.printed.append(outcome.printed)
         if outcome.missing:

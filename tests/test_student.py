@@ -205,3 +205,17 @@ def test_a_missing_function_and_a_module_that_does_not_import(student, tmp_path)
 def test_a_function_that_exits_fails_its_check_and_the_run_goes_on(student):
     with pytest.raises(CheckFailure, match=r"exits called sys.exit\(0\): a function returns its result"):
         student.exits(X)
+
+
+def test_a_submission_that_spends_its_time_budget_fails_its_later_calls_at_once(tmp_path):
+    folder = tmp_path / "01_slow"
+    folder.mkdir()
+    (folder / "assignment.toml").write_text('title = "Slow"\nmodule = "slow"\n')
+    (folder / "slow.py").write_text("import time\n\ndef slow(x):\n    time.sleep(0.3)\n    return x\n")
+    slow = Student(Assignment.load(folder), folder, budget=0.5)
+    slow.slow(X)
+    slow.slow(X)  # 0.6 s spent: this call was still within the budget when it started
+    started = time.monotonic()
+    with pytest.raises(CheckFailure, match=r"no time left: the functions of slow.py took 1 s in all, over the 0.5 s"):
+        slow.slow(X)
+    assert time.monotonic() - started < 0.1
