@@ -109,3 +109,47 @@ def test_the_grader_refuses_what_it_cannot_grade_in_one_sentence(tmp_path):
     unknown = subprocess.run([CONVGRADE, "grade", str(tmp_path), "-a", "99_x", "--root", str(ROOT)], capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown assignment 99_x" in unknown.stderr
     assert "Traceback" not in missing.stderr + unknown.stderr
+
+
+def test_two_grading_processes_give_the_grades_of_one_and_report_every_submission(submitted, tmp_path):
+    one = grade(submitted, tmp_path / "one")
+    two = grade(submitted, tmp_path / "two", "--workers", "2")
+    assert one.returncode == two.returncode == 0, two.stdout + two.stderr
+    assert grades(tmp_path / "two") == grades(tmp_path / "one")
+    assert sorted(line.split("]")[0] for line in two.stdout.splitlines() if line.startswith("[")) == ["[1/4", "[2/4", "[3/4", "[4/4"]
+
+
+def _jobs(count: int, assignment: str = "03_padding") -> list:
+    from autograder.grade import Job
+    from autograder.submissions import Submission
+
+    return [
+        Job(Submission(student=f"s{i:02d}", assignment=assignment, folder=None, error=None), ROOT / "source" / assignment, Path(f"/nowhere/s{i:02d}"), "")
+        for i in range(count)
+    ]
+
+
+def test_chunks_keep_one_assignment_each_share_the_work_and_stay_bounded():
+    from autograder.grade import CHUNK, chunks
+
+    jobs = _jobs(7) + _jobs(3, "01_convolution") + _jobs(50, "02_conv_as_matmul")
+    cut = chunks(jobs, workers=2)
+    assert sorted(job.out for chunk in cut for job in chunk) == sorted(job.out for job in jobs)
+    assert all(len({job.submission.assignment for job in chunk}) == 1 for chunk in cut)
+    assert [len(chunk) for chunk in cut] == [4, 3, 2, 1, CHUNK, CHUNK, 50 - 2 * CHUNK]
+
+
+def test_when_the_grader_itself_fails_on_a_chunk_its_submissions_get_error_rows(monkeypatch):
+    from autograder import grade as grading
+
+    def broken(chunk, *, call_timeout, report):
+        report(chunk[0], grading.Row(chunk[0].submission.student, "03_padding", 1.0, 2.0, "graded"))
+        raise RuntimeError("the tests did not collect")
+
+    monkeypatch.setattr(grading, "grade_chunk", broken)
+    rows = grading.grade_all(_jobs(3), workers=1, call_timeout=1, regrade=True, progress=lambda *args: None)
+    assert [(row.student_id, row.status) for row in rows] == [
+        ("s00", "graded"),
+        ("s01", "grader error: RuntimeError: the tests did not collect"),
+        ("s02", "grader error: RuntimeError: the tests did not collect"),
+    ]
