@@ -16,6 +16,7 @@ The pipeline reads top to bottom:
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import queue
@@ -147,6 +148,8 @@ def _init_process(events: object = None) -> None:
     import autograder.runner  # noqa: F401 - pytest, hypothesis and the harness, imported before any work
 
     torch.set_num_threads(1)
+    gc.collect()
+    gc.freeze()  # what is imported lives as long as the process: no later collection need walk it again
     _events = events
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import gc
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -130,7 +129,6 @@ def run_batch(
         *extra_args,
     ]  # fmt: skip
     output = io.StringIO()
-    gc.freeze()  # the imports so far live as long as the process: no collection need look at them again
     with contextlib.redirect_stdout(output):
         exit_code = pytest.main(args, plugins=plugins)
     if batch.ran < len(submissions):
