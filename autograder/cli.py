@@ -131,6 +131,7 @@ def grade(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = 10.0,
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
+    gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
 ) -> None:
     """Grade a class against the visible and hidden tests, with student code in a sandbox."""
     from autograder.grade import grade_all, plan, write_gradebook
@@ -146,6 +147,7 @@ def grade(
     unknown = [name for name in assignment or [] if name not in known]
     if unknown:
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
+    url = _gradebook_url(gradebook) if gradebook else None
     jobs = plan(submitted, source, assignment or known, out)
     if not jobs:
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}")
@@ -154,6 +156,33 @@ def grade(
     book = write_gradebook(out, jobs, rows)
     console.print(gradebook_table(book))
     console.print(f"grades: {out / 'grades.csv'}; results and feedback: {out}/<student>/<assignment>/")
+    if url:
+        _record_in_gradebook(url, root, out)
+
+
+def _gradebook_url(value: str) -> str:
+    """The gradebook's URL, opened once before grading so a bad one fails at once."""
+    from autograder.gradebook import GradebookError, database_url, open_gradebook
+
+    url = database_url(value)
+    try:
+        with open_gradebook(url):
+            pass
+    except GradebookError as exc:
+        raise fail(str(exc)) from None
+    return url
+
+
+def _record_in_gradebook(url: str, root: Path, out: Path) -> None:
+    from autograder.gradebook import GradebookError, record_grades
+
+    try:
+        recorded = record_grades(url, root, out)
+    except GradebookError as exc:
+        raise fail(str(exc)) from None
+    for warning in recorded.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(recorded.line(), highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
