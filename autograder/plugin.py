@@ -79,7 +79,7 @@ class Scoreboard:
             return  # not a graded check
         failed = report.failed or (report.when == "call" and report.skipped)
         if report.when == "call" or failed:
-            if any(r.nodeid == report.nodeid for r in self.results):
+            if self.results and self.results[-1].nodeid == report.nodeid:
                 return  # a teardown error after the call was already counted
             self.results.append(
                 CheckResult(

@@ -192,6 +192,17 @@ def decode(frame: bytes) -> Any:
     return _Decoder(buffers).value(header.get("body"))
 
 
+def peek(frame: bytes, key: str) -> str | None:
+    """A string under ``key`` of the dict a frame holds, from its JSON header alone (no buffer is touched)."""
+    try:
+        (length,) = _HEADER.unpack_from(frame)
+        pairs = json.loads(frame[_HEADER.size : _HEADER.size + length])["body"]["$dict"]
+        found = dict(pair for pair in pairs if type(pair) is list and len(pair) == 2 and type(pair[0]) is str).get(key)
+    except (ValueError, UnicodeDecodeError, struct.error, TypeError, KeyError):
+        return None
+    return found if type(found) is str else None
+
+
 def write_frame(stream: BinaryIO, frame: bytes) -> None:
     """Write one encoded frame, with its total length first, then flush."""
     stream.write(struct.pack(">Q", len(frame)) + frame)

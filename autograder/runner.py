@@ -98,7 +98,10 @@ def run_visible_checks(folder: Path, *, extra_args: Sequence[str] = ()) -> Run:
 _REPLAY = ReplayExamples()  # property tests' examples, drawn once per process
 
 BATCH_ARGS = (  # pytest plugins whose per-check work a grader never reads
-    "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging",
+    *(arg for name in (
+        "unraisableexception", "threadexception", "logging", "faulthandler", "terminal", "anyio", "subtests",
+        "unittest", "doctest", "junitxml", "pastebin", "legacypath", "setuponly", "setupplan",
+    ) for arg in ("-p", f"no:{name}")),
     "--capture=no", "--no-shrink",
 )  # fmt: skip
 
@@ -124,7 +127,7 @@ def run_batch(
         f"--rootdir={assignment.folder}",
         "--import-mode=importlib",
         "-p", "no:cacheprovider",
-        "--quiet", "--tb=no", "--no-header", "--no-score-table",
+        "--no-score-table",
         *BATCH_ARGS,
         *extra_args,
     ]  # fmt: skip
@@ -132,7 +135,8 @@ def run_batch(
     with contextlib.redirect_stdout(output):
         exit_code = pytest.main(args, plugins=plugins)
     if batch.ran < len(submissions):
-        raise RuntimeError(f"the checks of {assignment.name} did not run (pytest exit {int(exit_code)}):\n{output.getvalue()[-2000:]}")
+        why = "\n".join(batch.errors) or output.getvalue()
+        raise RuntimeError(f"the checks of {assignment.name} did not run (pytest exit {int(exit_code)}):\n{why[-2000:]}")
     return Run(assignment, Scoreboard(), int(exit_code), output.getvalue())
 
 
@@ -141,11 +145,16 @@ class _Batch:
 
     def __init__(self, submissions: Sequence[tuple[object, Path]], done: Callable[[object, Scoreboard, float], None]) -> None:
         self.submissions, self.done, self.ran = submissions, done, 0
+        self.errors: list[str] = []  # collection errors (pytest's terminal, which would print them, is off)
         self.stdout = sys.stdout  # where the caller's output goes, outside the run's redirection
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[BATCH] = True
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"{report.nodeid}: {report.longreprtext}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:

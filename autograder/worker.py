@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from autograder.protocol import ProtocolError, decode, read_frame, read_message, write_frame, write_message
+from autograder.protocol import ProtocolError, decode, peek, read_frame, read_message, write_frame, write_message
 from autograder.student import CheckFailure, Outcome, load_source, run_call
 
 LIMITS = {
@@ -148,10 +148,13 @@ class Zygote:
         self.relay_answer()
 
     def relay_answer(self) -> None:
-        """Pass the child's next answer on whole, or say how it died."""
+        """Pass the child's next answer on whole, or say how it died.
+
+        Only whole frames pass (a child that dies mid-answer is reported, not
+        relayed); the grader decodes each with the same care as any other.
+        """
         try:
             answer = read_frame(self.from_child)
-            decode(answer)  # only whole, well-formed answers are passed on
         except (EOFError, ProtocolError):
             write_message(self.grader_out, {"died": self._reap()})
             return
@@ -237,9 +240,9 @@ class Zygote:
             except EOFError:
                 self.close()
                 return
-            request = decode(frame)
-            op = request.get("op") if type(request) is dict else None
+            op = peek(frame, "op")  # a call is relayed as it came: only an open is decoded here
             if op == "open":
+                request = decode(frame)
                 self.open(request)
             elif op == "call":
                 self.call(frame)

@@ -104,3 +104,12 @@ def test_messages_on_a_stream_and_the_size_limit():
     big.seek(0)
     with pytest.raises(ProtocolError, match="over the 100 byte limit"):
         read_message(big, limit=100)
+
+
+def test_peek_reads_one_string_key_from_the_header_and_nothing_else():
+    from autograder.protocol import encode, peek
+
+    frame = encode({"op": "call", "function": "pad2d", "args": [torch.ones(3)]})
+    assert peek(frame, "op") == "call" and peek(frame, "function") == "pad2d"
+    assert peek(frame, "args") is None, "only strings"
+    assert peek(encode([1, 2]), "op") is None and peek(b"\x00\x00\x00\x05junk!", "op") is None and peek(b"", "op") is None
