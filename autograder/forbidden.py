@@ -169,6 +169,19 @@ def _builtins(rule: Rule) -> dict[int, Violation]:
     return found
 
 
+_RESOLVED: dict[str, list[tuple[str, types.CodeType]]] = {}
+
+
+def _resolved(dotted: str) -> list[tuple[str, types.CodeType]]:
+    """``_resolve``, remembered once it finds something (until then a later import may make it)."""
+    if dotted not in _RESOLVED:
+        found = list(_resolve(dotted))
+        if not found:
+            return found
+        _RESOLVED[dotted] = found
+    return _RESOLVED[dotted]
+
+
 def _short(dotted: str) -> str:
     """``torch.nn.functional.pad`` -> ``F.pad``, as students write it."""
     return dotted.replace("torch.nn.functional.", "F.").replace("torch.nn.modules.conv.", "nn.")
@@ -237,7 +250,7 @@ class ForbiddenCallMonitor:
             code: Violation(rule.shown_as, _short(name))
             for rule in self.rules
             for pattern in rule.python
-            for name, code in _resolve(pattern)
+            for name, code in _resolved(pattern)
         }
         self._mode = _AtenWatch(self) if self.aten and self.aten_rules else None
         if self._mode is not None:

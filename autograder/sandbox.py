@@ -16,7 +16,7 @@ Nothing the worker sends is executed or unpickled: answers are
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import shutil
 import signal
 import subprocess
@@ -123,11 +123,11 @@ class Worker:
     def _answer(self, timeout: float) -> Any:
         """The worker's next message, or ``{"died": ...}`` if none comes in time."""
         assert self.process is not None and self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                self.stop()
-                return {"died": f"no answer within {timeout:g} s", "timed_out": True}
+        poller = select.poll()  # not select.select: it fails on descriptors past 1024
+        poller.register(self.process.stdout, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            self.stop()
+            return {"died": f"no answer within {timeout:g} s", "timed_out": True}
         try:
             return read_message(self.process.stdout)
         except (EOFError, ProtocolError) as exc:
