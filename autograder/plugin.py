@@ -230,6 +230,7 @@ _WORKER = pytest.StashKey[object]()
 
 
 _STUDENTS = pytest.StashKey[dict]()
+_EXPLAINED = pytest.StashKey[tuple[str, str]]()  # a failure's reason, from _ShortReports to the report wrapper
 
 
 def is_check(item: pytest.Item) -> bool:
@@ -298,7 +299,8 @@ class _ShortReports:
             return None
         reason, details, concise = explain(excinfo.value, item)
         if not (concise or item.config.stash.get(BATCH, False)):
-            return None  # pytest's report, with its traceback; the wrapper below adds the reason
+            item.stash[_EXPLAINED] = (reason, details)  # for the wrapper below, after pytest's report
+            return None
         sections = [(f"Captured {key} {when}", text) for when, key, text in item._report_sections if when == call.when]
         return pytest.TestReport(
             item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", details or reason, call.when,
@@ -310,9 +312,10 @@ class _ShortReports:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report: pytest.TestReport = yield
-    if report.failed and call.excinfo is not None and is_check(item) and "convgrade_reason" not in dict(report.user_properties):
-        reason, details, _ = explain(call.excinfo.value, item)
-        report.user_properties += [("convgrade_reason", reason), ("convgrade_details", details)]
+    explained = item.stash.get(_EXPLAINED, None)
+    if explained is not None:  # pytest's own report, with its traceback: the reason rides along
+        del item.stash[_EXPLAINED]
+        report.user_properties += [("convgrade_reason", explained[0]), ("convgrade_details", explained[1])]
     return report
 
 
