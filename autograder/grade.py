@@ -84,7 +84,7 @@ CHUNK = 20  # submissions of one assignment per pytest session: tests collected 
 BUDGET = 300.0  # seconds a submission's functions may take in all (a reference solution takes about one)
 
 
-def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, Row], None] | None = None) -> list[Row]:
+def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, Row], None] | None = None) -> None:
     """Run one assignment's tests against each job's submission (one pytest session), writing each job's files.
 
     ``report(job, row)`` follows each job; in a pool process the rows go to the parent's queue.
@@ -97,12 +97,9 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, 
         _worker = Worker()
     report = report or (lambda job, row: _events.put((job.out, row)) if _events is not None else None)
     assignment = Assignment.load(jobs[0].source)
-    rows: list[Row] = []
 
     def done(job: Job, board: Scoreboard, seconds: float) -> None:
-        row = _graded(job, lambda: write_job(job, assignment, board, seconds))
-        rows.append(row)
-        report(job, row)
+        report(job, _graded(job, lambda: write_job(job, assignment, board, seconds)))
 
     with tempfile.TemporaryDirectory(prefix="convgrade-empty-") as empty:
         # no usable submission: every check fails as missing
@@ -111,7 +108,6 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Callable[[Job, 
             assignment, [assignment.visible_tests, assignment.hidden_tests], submissions, done,
             worker=_worker, extra_args=[f"--call-timeout={call_timeout}", f"--submission-budget={BUDGET}"],
         )  # fmt: skip
-    return rows
 
 
 def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: float) -> Row:

@@ -114,7 +114,7 @@ def run_batch(
     *,
     worker: object | None = None,
     extra_args: Sequence[str] = (),
-) -> Run:
+) -> None:
     """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``done(key, board, seconds)`` after each.
 
     The tests are collected and imported once; each submission then gets every
@@ -137,7 +137,6 @@ def run_batch(
     if batch.ran < len(submissions):
         why = "\n".join(batch.errors) or output.getvalue()
         raise RuntimeError(f"the checks of {assignment.name} did not run (pytest exit {int(exit_code)}):\n{why[-2000:]}")
-    return Run(assignment, Scoreboard(), int(exit_code), output.getvalue())
 
 
 class _Batch:
