@@ -13,7 +13,7 @@ the result, which one.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,7 +42,7 @@ def assert_same(
     got: Any,
     expected: Any,
     *,
-    mistakes: Mapping[str, Any] | None = None,
+    mistakes: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     rtol: float | None = None,
     atol: float | None = None,
 ) -> None:
@@ -51,13 +51,16 @@ def assert_same(
     ``expected`` is a tensor, an int, a float, or a tuple/list of those.
     ``mistakes`` maps a known mistake (a phrase, see ``autograder.mistakes``)
     to the result that mistake would give; a failure names the one that fits.
+    Pass a function returning that mapping (``mistakes=lambda: {...}``) when the
+    wrong results cost work to compute: it is called only after a mismatch.
     """
     record = call_for(got)
     mismatch = _mismatch(got, expected, rtol=rtol, atol=atol)
     if mismatch is None:
         return
     headline, details = mismatch
-    mistake = _diagnose(got, expected, mistakes or {}, rtol=rtol, atol=atol)
+    known = mistakes() if callable(mistakes) else mistakes
+    mistake = _diagnose(got, expected, known or {}, rtol=rtol, atol=atol)
     lines = [headline + (f"; likely {mistake.split(':')[0]}" if mistake else "")]
     if record is not None:
         lines.append(f"  call:     {record.text}")

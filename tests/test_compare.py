@@ -100,6 +100,20 @@ def test_a_known_mistake_is_named_in_the_reason_and_explained_below():
     assert f"likely mistake: {mistakes.FLIPPED_KERNEL}" in message
 
 
+def test_mistakes_given_as_a_function_are_worked_out_only_after_a_mismatch():
+    x = torch.arange(12.0).reshape(3, 4)
+    asked = []
+
+    def known():
+        asked.append(True)
+        return {mistakes.FLIPPED_KERNEL: x.flip(-1)}
+
+    assert_same(x.clone(), x, mistakes=known)
+    assert asked == []
+    assert failure(x.flip(-1), x, mistakes=known).splitlines()[0].endswith("; likely flipped kernel")
+    assert asked == [True]
+
+
 def test_automatic_diagnoses():
     x = torch.arange(12.0).reshape(3, 4) + 1
     assert "likely transposed output" in failure(x.T.contiguous(), x)

@@ -70,14 +70,14 @@ class TestConv2d:
         """equals F.conv2d with stride 2, padding 1 and a bias"""
         x, w, b = randn(2, 3, 7, 6), randn(4, 3, 3, 3, seed=1), randn(4, seed=2)
         got = student.conv2d(x, w, b, stride=2, padding=1)
-        assert_same(got, F.conv2d(x, w, b, stride=2, padding=1), mistakes=conv_mistakes(got, x, w, b, 2, 1))
+        assert_same(got, F.conv2d(x, w, b, stride=2, padding=1), mistakes=lambda: conv_mistakes(got, x, w, b, 2, 1))
 
     @pytest.mark.points(3)
     def test_dilation_2_matches_F_conv2d(self, student):
         """equals F.conv2d with dilation 2 (the 3x3 kernel spans 5x5 pixels)"""
         x, w = randn(1, 2, 9, 8, seed=3), randn(3, 2, 3, 3, seed=4)
         got = student.conv2d(x, w, dilation=2)
-        assert_same(got, F.conv2d(x, w, dilation=2), mistakes=conv_mistakes(got, x, w, dilation=2))
+        assert_same(got, F.conv2d(x, w, dilation=2), mistakes=lambda: conv_mistakes(got, x, w, dilation=2))
 
 
 class TestOutputShape:

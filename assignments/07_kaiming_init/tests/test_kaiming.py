@@ -94,7 +94,10 @@ def check_init(student, kind, shape, seed, dtype=torch.float32, **settings):
         right(unseeded, **settings)
     expected = torch_filled(right, shape, seed, dtype, **settings)
     assert bool(tensor.ne(0).any()), f"the tensor passed in is still all zeros: kaiming_{kind}_ fills it in place"
-    found = {**init_mistakes(tensor, kind, shape, seed, dtype, **settings), mistakes.GENERATOR_IGNORED: unseeded}
+
+    def found():  # computed only when a comparison fails
+        return {**init_mistakes(tensor, kind, shape, seed, dtype, **settings), mistakes.GENERATOR_IGNORED: unseeded}
+
     assert_same(tensor, expected, mistakes=found)  # the values, within float tolerance
     assert_same(tensor, expected, mistakes=found, rtol=0, atol=0)  # and bit for bit
 

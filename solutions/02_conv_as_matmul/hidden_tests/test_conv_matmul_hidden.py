@@ -75,7 +75,7 @@ class TestConvMatrix:
         """column k is F.conv2d's response to a 1 at pixel k, on random shapes and dtypes"""
         kernel, shape = case
         got = student.conv_matrix(kernel, shape)
-        assert_same(got, matrix_of(kernel, shape), mistakes=matrix_mistakes(kernel, shape))
+        assert_same(got, matrix_of(kernel, shape), mistakes=lambda: matrix_mistakes(kernel, shape))
 
     @pytest.mark.points(2)
     @settings(report_multiple_bugs=False)
@@ -118,20 +118,20 @@ class TestConvMatrix:
     def test_keeps_float64(self, student):
         """a float64 kernel gives a float64 matrix"""
         kernel = randn(2, 3, seed=1, dtype=torch.float64)
-        assert_same(student.conv_matrix(kernel, (4, 4)), matrix_of(kernel, (4, 4)), mistakes=matrix_mistakes(kernel, (4, 4)))
+        assert_same(student.conv_matrix(kernel, (4, 4)), matrix_of(kernel, (4, 4)), mistakes=lambda: matrix_mistakes(kernel, (4, 4)))
 
     @pytest.mark.points(1)
     def test_image_shape_as_list_or_size(self, student):
         """image_shape may be a tuple, a list or a torch.Size"""
         kernel = randn(2, 2, seed=2)
         for shape in ([3, 4], torch.Size([3, 4])):
-            assert_same(student.conv_matrix(kernel, shape), matrix_of(kernel, (3, 4)), mistakes=matrix_mistakes(kernel, (3, 4)))
+            assert_same(student.conv_matrix(kernel, shape), matrix_of(kernel, (3, 4)), mistakes=lambda: matrix_mistakes(kernel, (3, 4)))
 
     @pytest.mark.points(1)
     def test_kernel_as_large_as_the_image(self, student):
         """a kernel of the image's size gives one row: the kernel flattened"""
         kernel = randn(3, 4, seed=3)
-        assert_same(student.conv_matrix(kernel, (3, 4)), kernel.reshape(1, 12), mistakes=matrix_mistakes(kernel, (3, 4)))
+        assert_same(student.conv_matrix(kernel, (3, 4)), kernel.reshape(1, 12), mistakes=lambda: matrix_mistakes(kernel, (3, 4)))
 
     @pytest.mark.points(1)
     def test_one_by_one_kernel(self, student):
@@ -152,7 +152,7 @@ class TestConvMatrix:
             ]
         )
         got = student.conv_matrix(torch.tensor([[1.0, -1.0]]), (2, 3))
-        assert_same(got, expected, mistakes={mistakes.FLIPPED_KERNEL: -expected})
+        assert_same(got, expected, mistakes=lambda: {mistakes.FLIPPED_KERNEL: -expected})
 
     @pytest.mark.points(1)
     def test_kernel_larger_than_the_image_is_an_error(self, student):
@@ -193,19 +193,19 @@ class TestConv2dMatmul:
         """equals F.conv2d on random shapes: non-square images and kernels, float32 and float64"""
         image, kernel = case
         got = student.conv2d_matmul(image, kernel)
-        assert_same(got, torch_conv(image, kernel), mistakes=conv_single_mistakes(image, kernel))
+        assert_same(got, torch_conv(image, kernel), mistakes=lambda: conv_single_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student):
         """float64 in, float64 out, with float64 accuracy"""
         image, kernel = randn(5, 6, seed=4, dtype=torch.float64), randn(3, 2, seed=5, dtype=torch.float64)
-        assert_same(student.conv2d_matmul(image, kernel), torch_conv(image, kernel), mistakes=conv_single_mistakes(image, kernel))
+        assert_same(student.conv2d_matmul(image, kernel), torch_conv(image, kernel), mistakes=lambda: conv_single_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_kernel_as_large_as_the_image(self, student):
         """a kernel of the image's size gives a 1x1 output"""
         image, kernel = randn(4, 3, seed=6), randn(4, 3, seed=7)
-        assert_same(student.conv2d_matmul(image, kernel), torch_conv(image, kernel), mistakes=conv_single_mistakes(image, kernel))
+        assert_same(student.conv2d_matmul(image, kernel), torch_conv(image, kernel), mistakes=lambda: conv_single_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_one_by_one_kernel(self, student):
@@ -257,7 +257,7 @@ def unfold_mistakes(x, kernel_size, stride, padding):
 def assert_unfold(got, x, kernel_size, stride=1, padding=0):
     """Bit-equal to F.unfold (the same values, copied, in the same order)."""
     expected = F.unfold(x, kernel_size, stride=stride, padding=padding)
-    assert_same(got, expected, rtol=0, atol=0, mistakes=unfold_mistakes(x, kernel_size, stride, padding))
+    assert_same(got, expected, rtol=0, atol=0, mistakes=lambda: unfold_mistakes(x, kernel_size, stride, padding))
 
 
 @st.composite
@@ -290,7 +290,7 @@ class TestIm2col:
         # two windows: columns 0, 1 = pixels (0, 1) and (1, 2)
         expected = torch.tensor([[[1.0, 2.0], [2.0, 3.0], [10.0, 20.0], [20.0, 30.0]]])
         got = student.im2col(x, (1, 2))
-        assert_same(got, expected, rtol=0, atol=0, mistakes=unfold_mistakes(x, (1, 2), 1, 0))
+        assert_same(got, expected, rtol=0, atol=0, mistakes=lambda: unfold_mistakes(x, (1, 2), 1, 0))
 
     @pytest.mark.points(1)
     def test_padding_by_hand(self, student):
@@ -304,7 +304,7 @@ class TestIm2col:
             [[[0.0, 0.0, 0.0, 4.0], [0.0, 0.0, 3.0, 0.0], [0.0, 2.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]]
         )
         got = student.im2col(x, 2, stride=2, padding=1)
-        assert_same(got, expected, rtol=0, atol=0, mistakes=unfold_mistakes(x, 2, 2, 1))
+        assert_same(got, expected, rtol=0, atol=0, mistakes=lambda: unfold_mistakes(x, 2, 2, 1))
 
     @pytest.mark.points(1)
     def test_kernel_as_large_as_the_padded_input(self, student):
@@ -390,7 +390,7 @@ def conv_mistakes(got, x, w, b=None, stride=1, padding=0):
 
 
 def assert_conv(got, x, w, b=None, stride=1, padding=0):
-    assert_same(got, F.conv2d(x, w, b, stride, padding), mistakes=conv_mistakes(got, x, w, b, stride, padding))
+    assert_same(got, F.conv2d(x, w, b, stride, padding), mistakes=lambda: conv_mistakes(got, x, w, b, stride, padding))
 
 
 class CountOperators(TorchDispatchMode):

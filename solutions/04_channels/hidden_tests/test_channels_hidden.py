@@ -108,33 +108,33 @@ class TestToGrayscale:
     @given(rgb=rgb_images())
     def test_matches_F_conv2d_random(self, student, rgb):
         """equals F.conv2d with the BT.601 weight on random 3-D, 4-D and 5-D inputs"""
-        assert_gray(student.to_grayscale(rgb), rgb, mistakes=gray_mistakes(rgb))
+        assert_gray(student.to_grayscale(rgb), rgb, mistakes=lambda: gray_mistakes(rgb))
 
     @pytest.mark.points(1)
     def test_primary_colours_by_hand(self, student):
         """pure red, green, blue and white pixels give 0.299, 0.587, 0.114 and 1"""
         rgb = torch.tensor([[[1.0, 0.0, 0.0, 1.0]], [[0.0, 1.0, 0.0, 1.0]], [[0.0, 0.0, 1.0, 1.0]]])
         expected = torch.tensor([[[0.299, 0.587, 0.114, 1.0]]])
-        assert_same(student.to_grayscale(rgb), expected, mistakes=gray_mistakes(rgb))
+        assert_same(student.to_grayscale(rgb), expected, mistakes=lambda: gray_mistakes(rgb))
 
     @pytest.mark.points(1)
     def test_five_dimensional_input(self, student):
         """(T, N, 3, H, W) keeps both leading dimensions"""
         x = randn(2, 3, 3, 4, 5, seed=1).sigmoid()
-        assert_gray(student.to_grayscale(x), x, mistakes=gray_mistakes(x))
+        assert_gray(student.to_grayscale(x), x, mistakes=lambda: gray_mistakes(x))
 
     @pytest.mark.points(1)
     def test_channel_dimension_is_minus_three(self, student):
         """the channels are dimension -3 even when dimension 1 also has size 3"""
         x = randn(2, 3, 3, 3, 5, seed=2).sigmoid()  # (T=2, N=3, C=3, H=3, W=5)
         flat_wrong = (x * BT601.float().reshape(1, 3, 1, 1, 1)).sum(1, keepdim=True)
-        assert_gray(student.to_grayscale(x), x, mistakes={mistakes.CHANNELS_FROM_DIM_1: flat_wrong})
+        assert_gray(student.to_grayscale(x), x, mistakes=lambda: {mistakes.CHANNELS_FROM_DIM_1: flat_wrong})
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student):
         """float64 in, float64 out, with float64 accuracy"""
         x = randn(2, 3, 4, 4, seed=3, dtype=torch.float64).sigmoid()
-        assert_gray(student.to_grayscale(x), x, mistakes=gray_mistakes(x))
+        assert_gray(student.to_grayscale(x), x, mistakes=lambda: gray_mistakes(x))
 
     @pytest.mark.points(1)
     @pytest.mark.parametrize("channels", [1, 4])
@@ -164,28 +164,28 @@ class TestConv2dMultichannel:
         """equals F.conv2d(image[None], kernel[None])[0, 0] on random shapes and channel counts"""
         image, kernel = case
         got = student.conv2d_multichannel(image, kernel)
-        assert_same(got, rank3(image, kernel), mistakes=multichannel_mistakes(image, kernel))
+        assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_kernel_as_large_as_the_image(self, student):
         """a kernel as large as the image gives a 1x1 output"""
         image, kernel = randn(3, 4, 5, seed=4), randn(3, 4, 5, seed=5)
         got = student.conv2d_multichannel(image, kernel)
-        assert_same(got, rank3(image, kernel), mistakes=multichannel_mistakes(image, kernel))
+        assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_one_by_one_kernel(self, student):
         """a 1x1 kernel is a weighted sum of the channels"""
         image, kernel = randn(3, 4, 6, seed=6), randn(3, 1, 1, seed=7)
         got = student.conv2d_multichannel(image, kernel)
-        assert_same(got, (image * kernel).sum(0), mistakes=multichannel_mistakes(image, kernel))
+        assert_same(got, (image * kernel).sum(0), mistakes=lambda: multichannel_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_single_channel(self, student):
         """one channel: the ordinary 2-D convolution"""
         image, kernel = randn(1, 6, 5, seed=8, dtype=torch.float64), randn(1, 2, 3, seed=9, dtype=torch.float64)
         got = student.conv2d_multichannel(image, kernel)
-        assert_same(got, rank3(image, kernel), mistakes=multichannel_mistakes(image, kernel))
+        assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_kernel_used_in_the_image_dtype(self, student):
@@ -232,7 +232,7 @@ class TestChannelContributions:
         """each channel equals F.conv2d of that image channel by its kernel slice, on random shapes"""
         image, kernel = case
         got = student.channel_contributions(image, kernel)
-        assert_same(got, per_channel(image, kernel), mistakes=contribution_mistakes(image, kernel))
+        assert_same(got, per_channel(image, kernel), mistakes=lambda: contribution_mistakes(image, kernel))
 
     @pytest.mark.points(2)
     @ONE_FAILURE
@@ -243,7 +243,7 @@ class TestChannelContributions:
         got = student.channel_contributions(image, kernel)
         total = rank3(image, kernel)
         assert_same(tuple(got.shape), (image.shape[0], *total.shape),
-                    mistakes={mistakes.CONTRIBUTIONS_SUMMED: tuple(total.shape)})
+                    mistakes=lambda: {mistakes.CONTRIBUTIONS_SUMMED: tuple(total.shape)})
         assert_same(got.sum(0), rank3(image, kernel))
 
     @pytest.mark.points(1)
@@ -251,14 +251,14 @@ class TestChannelContributions:
         """float64 in, float64 out, with float64 accuracy"""
         image, kernel = randn(3, 6, 7, seed=12, dtype=torch.float64), randn(3, 3, 2, seed=13, dtype=torch.float64)
         got = student.channel_contributions(image, kernel)
-        assert_same(got, per_channel(image, kernel), mistakes=contribution_mistakes(image, kernel))
+        assert_same(got, per_channel(image, kernel), mistakes=lambda: contribution_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_one_by_one_kernel(self, student):
         """a 1x1 kernel scales each channel by its weight"""
         image, kernel = randn(3, 4, 5, seed=14), randn(3, 1, 1, seed=15)
         got = student.channel_contributions(image, kernel)
-        assert_same(got, image * kernel, mistakes=contribution_mistakes(image, kernel))
+        assert_same(got, image * kernel, mistakes=lambda: contribution_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_channel_mismatch_is_an_error(self, student):

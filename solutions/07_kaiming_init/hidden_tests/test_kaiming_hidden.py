@@ -91,7 +91,10 @@ def check_init(student, kind, shape, seed, dtype=torch.float32, **settings):
     getattr(student, f"kaiming_{kind}_")(tensor, generator=generator(seed), **settings)
     assert bool(tensor.ne(0).any()), f"the tensor passed in is still all zeros: kaiming_{kind}_ fills it in place"
     expected = torch_filled(right, shape, seed, dtype, **settings)
-    found = init_mistakes(tensor, kind, shape, seed, dtype, **settings)
+
+    def found():  # computed only when a comparison fails
+        return init_mistakes(tensor, kind, shape, seed, dtype, **settings)
+
     assert_same(tensor, expected, mistakes=found)  # the values, within float tolerance
     assert_same(tensor, expected, mistakes=found, rtol=0, atol=0)  # and bit for bit
 
@@ -131,7 +134,7 @@ class TestCalculateGain:
         """leaky_relu with negative slopes 0, 0.2, 1, 2 (an int), 3 and sqrt(5) equals torch's"""
         for slope in [0, 0.2, 1, 2, 3.0, math.sqrt(5), 0.01]:
             assert_same(student.calculate_gain("leaky_relu", slope), float(torch.nn.init.calculate_gain("leaky_relu", slope)),
-                        mistakes={mistakes.SLOPE_NOT_SQUARED: math.sqrt(2.0 / (1 + slope))})
+                        mistakes=lambda: {mistakes.SLOPE_NOT_SQUARED: math.sqrt(2.0 / (1 + slope))})
 
     @pytest.mark.points(1)
     def test_param_is_ignored_by_other_names(self, student):
@@ -172,7 +175,7 @@ class TestFanInAndFanOut:
         """equals PyTorch's fans for random 2-d to 5-d shapes"""
         w = torch.empty(shape, dtype=dtype)
         fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(w)
-        assert_same(student.fan_in_and_fan_out(w), (fan_in, fan_out), mistakes={
+        assert_same(student.fan_in_and_fan_out(w), (fan_in, fan_out), mistakes=lambda: {
             mistakes.FAN_SWAPPED: (fan_out, fan_in),
             mistakes.NO_RECEPTIVE_FIELD: (shape[1], shape[0]),
         })
@@ -321,7 +324,7 @@ class TestDefaultConvStd:
     def test_formula_for_many_fans(self, student):
         """1 / sqrt(3 * fan_in) for fans from 1 to 4608"""
         for fan_in in [1, 3, 9, 25, 75, 147, 576, 1152, 4608]:
-            assert_same(student.default_conv_std(fan_in), 1 / math.sqrt(3 * fan_in), mistakes={
+            assert_same(student.default_conv_std(fan_in), 1 / math.sqrt(3 * fan_in), mistakes=lambda: {
                 mistakes.MISSING_SQRT3: 1 / math.sqrt(fan_in),
                 mistakes.KAIMING_NOT_DEFAULT: math.sqrt(2 / fan_in),
             })
@@ -335,7 +338,7 @@ class TestDefaultConvStd:
             measured = torch.nn.Conv2d(c_in, c_out, k).weight.detach().std().item()
         # at least 16384 weights: the measured std is within about 0.5% of the true one
         fan_in = c_in * k * k
-        assert_same(student.default_conv_std(fan_in), measured, rtol=0.03, mistakes={
+        assert_same(student.default_conv_std(fan_in), measured, rtol=0.03, mistakes=lambda: {
             mistakes.MISSING_SQRT3: 1 / math.sqrt(fan_in),
             mistakes.KAIMING_NOT_DEFAULT: math.sqrt(2 / fan_in),
         })
@@ -434,7 +437,7 @@ class TestActivationStds:
         """equals an F.conv2d(padding="same") + ReLU loop for random stacks, even kernels and float64"""
         x, weights = stack
         rtol = 1e-4 if x.dtype == torch.float32 else 1e-8
-        assert_same(student.activation_stds(x, weights), conv_relu_stds(x, weights), rtol=rtol, mistakes=stds_mistakes(x, weights))
+        assert_same(student.activation_stds(x, weights), conv_relu_stds(x, weights), rtol=rtol, mistakes=lambda: stds_mistakes(x, weights))
 
     @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
     @pytest.mark.points(1)
@@ -443,7 +446,7 @@ class TestActivationStds:
         x = randn(1, 1, 5, 5)
         x[..., 0, :] = 10.0  # a bright top row: where the padding goes changes the result
         weights = [torch.ones(1, 1, 2, 2)]
-        assert_same(student.activation_stds(x, weights), conv_relu_stds(x, weights), rtol=1e-4, mistakes=stds_mistakes(x, weights))
+        assert_same(student.activation_stds(x, weights), conv_relu_stds(x, weights), rtol=1e-4, mistakes=lambda: stds_mistakes(x, weights))
 
     @pytest.mark.points(1)
     def test_no_layers(self, student):
@@ -457,7 +460,7 @@ class TestActivationStds:
         x = randn(*shape, seed=x_seed)
         weights = kaiming_stack(w_seed)
         stds = student.activation_stds(x, weights)
-        assert_same(stds, conv_relu_stds(x, weights), rtol=1e-4, mistakes=stds_mistakes(x, weights))
+        assert_same(stds, conv_relu_stds(x, weights), rtol=1e-4, mistakes=lambda: stds_mistakes(x, weights))
         ratios = [s / stds[0] for s in stds]
         assert all(1 / 4 < r < 4 for r in ratios), f"stds should stay within a factor 4 of the first: {ratios}"
 
@@ -468,7 +471,7 @@ class TestActivationStds:
         x = randn(*shape, seed=x_seed)
         weights = default_stack(w_seed)
         stds = student.activation_stds(x, weights)
-        assert_same(stds, conv_relu_stds(x, weights), rtol=1e-4, mistakes=stds_mistakes(x, weights))
+        assert_same(stds, conv_relu_stds(x, weights), rtol=1e-4, mistakes=lambda: stds_mistakes(x, weights))
         per_layer = (stds[0] / stds[-1]) ** (1 / 9)
         assert 2 < per_layer < 3, f"the std should shrink by about sqrt(6) = 2.45 per layer, got {per_layer:.3f}"
         assert stds[-1] / x.std().item() < 1e-3, f"after 10 layers the std should be below 1e-3 of x's: {stds}"

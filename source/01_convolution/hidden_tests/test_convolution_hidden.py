@@ -46,19 +46,19 @@ class TestConv2dSingle:
     def test_matches_F_conv2d_random(self, student, case):
         """equals F.conv2d on random shapes: non-square images and kernels, float32 and float64"""
         image, kernel = case
-        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=conv_mistakes(image, kernel))
+        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=lambda: conv_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_non_square_image_and_kernel(self, student):
         """a 4x7 image and a 3x2 kernel give a 2x6 output"""
         image, kernel = randn(4, 7, seed=2), randn(3, 2, seed=3)
-        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=conv_mistakes(image, kernel))
+        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=lambda: conv_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_kernel_as_large_as_the_image(self, student):
         """a kernel of the image's size gives one value, the sum of their product"""
         image, kernel = randn(3, 5, seed=4), randn(3, 5, seed=5)
-        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=conv_mistakes(image, kernel))
+        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=lambda: conv_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_one_by_one_kernel(self, student):
@@ -74,13 +74,13 @@ class TestConv2dSingle:
         expected = torch.tensor([[3.0, 5.0], [9.0, 11.0]])
         flipped = -expected  # [[1, -1]]: left minus right
         assert_same(student.conv2d_single(image, torch.tensor([[-1.0, 1.0]])), expected,
-                    mistakes={mistakes.FLIPPED_KERNEL: flipped})
+                    mistakes=lambda: {mistakes.FLIPPED_KERNEL: flipped})
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student):
         """float64 in, float64 out, with float64 accuracy"""
         image, kernel = randn(6, 5, seed=7, dtype=torch.float64), randn(3, 3, seed=8, dtype=torch.float64)
-        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=conv_mistakes(image, kernel))
+        assert_same(student.conv2d_single(image, kernel), torch_conv(image, kernel), mistakes=lambda: conv_mistakes(image, kernel))
 
     @pytest.mark.points(1)
     def test_image_not_2d_is_an_error(self, student):
@@ -157,7 +157,7 @@ class TestOutputSize:
         """equals the size F.conv2d returns, over random sizes, kernels, padding, stride and dilation"""
         size, kernel_size, padding, stride, dilation = case
         got = student.output_size(size, kernel_size, padding=padding, stride=stride, dilation=dilation)
-        assert_same(got, torch_size(*case), mistakes=size_mistakes(*case))
+        assert_same(got, torch_size(*case), mistakes=lambda: size_mistakes(*case))
 
     @pytest.mark.points(1)
     @pytest.mark.parametrize(
@@ -175,14 +175,14 @@ class TestOutputSize:
         """limits worked out by hand: kernel as large as the input, 1x1 kernel, stride > kernel"""
         names = ("size", "kernel_size", "padding", "stride", "dilation")
         got = student.output_size(*args)
-        assert_same(got, expected, mistakes=size_mistakes(**dict(zip(names, args))))
+        assert_same(got, expected, mistakes=lambda: size_mistakes(**dict(zip(names, args))))
 
     @pytest.mark.points(1)
     def test_keyword_arguments(self, student):
         """padding, stride and dilation can be given by name in any order"""
         got = student.output_size(size=28, dilation=2, stride=3, kernel_size=3, padding=2)
         # span 5: floor((28 + 4 - 5) / 3) + 1 = 9 + 1
-        assert_same(got, 10, mistakes=size_mistakes(28, 3, 2, 3, 2))
+        assert_same(got, 10, mistakes=lambda: size_mistakes(28, 3, 2, 3, 2))
 
     @pytest.mark.points(1)
     @pytest.mark.parametrize(

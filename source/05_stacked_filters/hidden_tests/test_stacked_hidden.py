@@ -81,13 +81,13 @@ class TestStackKernels:
     def test_matches_torch_stack_random(self, student, kernels):
         """equals torch.stack on random kernel counts and shapes"""
         got = student.stack_kernels(kernels)
-        assert_same(got, torch.stack(kernels), mistakes={mistakes.KERNELS_CONCATENATED: torch.cat(kernels)})
+        assert_same(got, torch.stack(kernels), mistakes=lambda: {mistakes.KERNELS_CONCATENATED: torch.cat(kernels)})
 
     @pytest.mark.points(1)
     def test_one_kernel(self, student):
         """a single kernel gives a weight with C_out = 1"""
         kernel = randn(2, 3, 4, seed=1)
-        assert_same(student.stack_kernels([kernel]), kernel[None], mistakes={mistakes.KERNELS_CONCATENATED: kernel})
+        assert_same(student.stack_kernels([kernel]), kernel[None], mistakes=lambda: {mistakes.KERNELS_CONCATENATED: kernel})
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student):
@@ -125,26 +125,26 @@ class TestConv2d:
         """equals F.conv2d on random batches, channels, non-square kernels, with or without bias"""
         got = student.conv2d(case.input, case.weight, case.bias)
         expected = F.conv2d(case.input, case.weight, case.bias)
-        assert_same(got, expected, mistakes=conv_mistakes(case.input, case.weight, case.bias))
+        assert_same(got, expected, mistakes=lambda: conv_mistakes(case.input, case.weight, case.bias))
 
     @pytest.mark.points(1)
     def test_kernel_as_large_as_the_image(self, student):
         """a kernel as large as the image gives a 1x1 output per channel"""
         x, weight, bias = randn(2, 3, 4, 5), randn(6, 3, 4, 5, seed=1), randn(6, seed=2)
-        assert_same(student.conv2d(x, weight, bias), F.conv2d(x, weight, bias), mistakes=conv_mistakes(x, weight, bias))
+        assert_same(student.conv2d(x, weight, bias), F.conv2d(x, weight, bias), mistakes=lambda: conv_mistakes(x, weight, bias))
 
     @pytest.mark.points(1)
     def test_one_by_one_kernel(self, student):
         """a 1x1 kernel mixes the channels of each pixel"""
         x, weight, bias = randn(2, 4, 3, 5, seed=3), randn(3, 4, 1, 1, seed=4), randn(3, seed=5)
-        assert_same(student.conv2d(x, weight, bias), F.conv2d(x, weight, bias), mistakes=conv_mistakes(x, weight, bias))
+        assert_same(student.conv2d(x, weight, bias), F.conv2d(x, weight, bias), mistakes=lambda: conv_mistakes(x, weight, bias))
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student):
         """float64 in, float64 out, with float64 accuracy"""
         x = randn(1, 2, 6, 7, seed=6, dtype=torch.float64)
         weight, bias = randn(3, 2, 3, 2, seed=7, dtype=torch.float64), randn(3, seed=8, dtype=torch.float64)
-        assert_same(student.conv2d(x, weight, bias), F.conv2d(x, weight, bias), mistakes=conv_mistakes(x, weight, bias))
+        assert_same(student.conv2d(x, weight, bias), F.conv2d(x, weight, bias), mistakes=lambda: conv_mistakes(x, weight, bias))
 
     @pytest.mark.points(1)
     def test_weight_used_in_the_input_dtype(self, student):
@@ -215,7 +215,7 @@ class TestTwoLayer:
         """equals F.conv2d -> relu -> F.conv2d on random shapes, with or without biases"""
         x, w1, w2, b1, b2 = case
         got = student.two_layer(x, w1, w2, b1, b2)
-        assert_same(got, torch_two_layer(x, w1, w2, b1, b2), mistakes=two_layer_mistakes(x, w1, w2, b1, b2))
+        assert_same(got, torch_two_layer(x, w1, w2, b1, b2), mistakes=lambda: two_layer_mistakes(x, w1, w2, b1, b2))
 
     @pytest.mark.points(2)
     def test_relu_matters(self, student):
@@ -224,7 +224,7 @@ class TestTwoLayer:
         w1 = torch.tensor([[[[1.0]]], [[[-1.0]]]], dtype=torch.float64)  # x and -x: one of them is negative
         w2 = torch.ones(1, 2, 1, 1, dtype=torch.float64)  # relu(x) + relu(-x) = |x|
         got = student.two_layer(x, w1, w2)
-        assert_same(got, x.abs(), mistakes=two_layer_mistakes(x, w1, w2))
+        assert_same(got, x.abs(), mistakes=lambda: two_layer_mistakes(x, w1, w2))
 
     @pytest.mark.points(1)
     def test_biases_by_hand(self, student):
@@ -235,7 +235,7 @@ class TestTwoLayer:
         # 2*(-1) - 3 = -5 -> 0 -> 1;  2*1 - 3 = -1 -> 0 -> 1;  2*3 - 3 = 3 -> 3 -> 4
         expected = torch.tensor([[[[1.0, 1.0, 4.0]]]])
         got = student.two_layer(x, w1, w2, b1, b2)
-        assert_same(got, expected, mistakes=two_layer_mistakes(x, w1, w2, b1, b2))
+        assert_same(got, expected, mistakes=lambda: two_layer_mistakes(x, w1, w2, b1, b2))
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student):
@@ -244,7 +244,7 @@ class TestTwoLayer:
         w1, b1 = randn(2, 3, 3, 3, seed=3, dtype=torch.float64), randn(2, seed=4, dtype=torch.float64)
         w2, b2 = randn(4, 2, 3, 2, seed=5, dtype=torch.float64), randn(4, seed=6, dtype=torch.float64)
         got = student.two_layer(x, w1, w2, b1, b2)
-        assert_same(got, torch_two_layer(x, w1, w2, b1, b2), mistakes=two_layer_mistakes(x, w1, w2, b1, b2))
+        assert_same(got, torch_two_layer(x, w1, w2, b1, b2), mistakes=lambda: two_layer_mistakes(x, w1, w2, b1, b2))
 
     @pytest.mark.points(1)
     @pytest.mark.parametrize("c1, c2_in", [(2, 3), (4, 1)])
@@ -272,17 +272,17 @@ class TestParamCount:
     def test_matches_nn_conv2d_random(self, student, c_in, c_out, kernel_size, bias):
         """equals sum(p.numel() for p in nn.Conv2d(...).parameters()), ints and pairs, bias or not"""
         got = student.param_count(c_in, c_out, kernel_size, bias=bias)
-        assert_same(got, nn_param_count(c_in, c_out, kernel_size, bias), mistakes=count_mistakes(c_in, c_out, kernel_size, bias))
+        assert_same(got, nn_param_count(c_in, c_out, kernel_size, bias), mistakes=lambda: count_mistakes(c_in, c_out, kernel_size, bias))
 
     @pytest.mark.points(1)
     def test_without_bias_by_hand(self, student):
         """3 -> 16 channels, 3x3, no bias: 16*3*3*3 = 432"""
-        assert_same(student.param_count(3, 16, 3, bias=False), 432, mistakes=count_mistakes(3, 16, 3, False))
+        assert_same(student.param_count(3, 16, 3, bias=False), 432, mistakes=lambda: count_mistakes(3, 16, 3, False))
 
     @pytest.mark.points(1)
     def test_pair_kernel_by_hand(self, student):
         """2 -> 1 channel, a (3, 2) kernel, bias: 1*2*3*2 + 1 = 13 (the 3x3x2 filter's cousin)"""
-        assert_same(student.param_count(2, 1, (3, 2)), 13, mistakes=count_mistakes(2, 1, (3, 2), True))
+        assert_same(student.param_count(2, 1, (3, 2)), 13, mistakes=lambda: count_mistakes(2, 1, (3, 2), True))
 
     @pytest.mark.points(1)
     @pytest.mark.parametrize("name, args", [("c_in", (0, 4, 3)), ("c_out", (3, 0, 3)), ("kernel_size", (3, 4, 0)), ("kernel_size", (3, 4, (3, 0)))])

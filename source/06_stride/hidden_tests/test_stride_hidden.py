@@ -55,7 +55,7 @@ def check_conv(student, x, w, b=None, stride=1, padding=0, dilation=1):
     """The student's conv2d equals F.conv2d for this call."""
     got = student.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
     expected = F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
-    assert_same(got, expected, mistakes=conv_mistakes(got, x, w, b, stride, padding, dilation))
+    assert_same(got, expected, mistakes=lambda: conv_mistakes(got, x, w, b, stride, padding, dilation))
 
 
 def meta_shape(input_shape, weight_shape, **settings):
@@ -219,7 +219,7 @@ class TestOutputShape:
         input_shape, weight_shape = tuple(case.input.shape), tuple(case.weight.shape)
         got = student.output_shape(kind(input_shape), kind(weight_shape), **settings)
         expected = tuple(F.conv2d(case.input, case.weight, **settings).shape)
-        assert_same(got, expected, mistakes=shape_mistakes(input_shape, weight_shape, **settings))
+        assert_same(got, expected, mistakes=lambda: shape_mistakes(input_shape, weight_shape, **settings))
 
     @pytest.mark.points(2)
     @given(case=shape_cases())
@@ -229,7 +229,7 @@ class TestOutputShape:
         settings = {"stride": stride, "padding": padding, "dilation": dilation}
         got = student.output_shape(input_shape, weight_shape, **settings)
         assert_same(got, meta_shape(input_shape, weight_shape, **settings),
-                    mistakes=shape_mistakes(input_shape, weight_shape, **settings))
+                    mistakes=lambda: shape_mistakes(input_shape, weight_shape, **settings))
 
     @pytest.mark.points(1)
     def test_kernel_exactly_as_large_as_the_padded_input(self, student):
@@ -288,7 +288,7 @@ class TestActivationMemory:
         element = torch.empty((), dtype=dtype).element_size()
         expected = real_memory(input_shape, layers, dtype)
         got = student.activation_memory(input_shape, layers, bytes_per_element=element)
-        assert_same(got, expected, mistakes={
+        assert_same(got, expected, mistakes=lambda: {
             mistakes.INPUT_NOT_COUNTED: expected - math.prod(input_shape) * element,
             mistakes.ELEMENTS_NOT_BYTES: expected // element,
         })
@@ -304,7 +304,7 @@ class TestActivationMemory:
         stride_2 = [(c, k, 2, k // 2) for c, k in layers]
         got_1, got_2 = student.activation_memory(shape, stride_1), student.activation_memory(shape, stride_2)
         assert_same(got_1, real_memory(shape, stride_1))
-        assert_same(got_2, real_memory(shape, stride_2), mistakes={mistakes.STRIDE_IGNORED: real_memory(shape, stride_1)})
+        assert_same(got_2, real_memory(shape, stride_2), mistakes=lambda: {mistakes.STRIDE_IGNORED: real_memory(shape, stride_1)})
         assert got_2 < got_1, f"stride 2 should need fewer bytes than stride 1: {got_2} vs {got_1}"
 
     @pytest.mark.points(1)
@@ -313,7 +313,7 @@ class TestActivationMemory:
         """the element count is multiplied by bytes_per_element"""
         # input 2*3*6*6 = 216; (6 + 2 - 3) // 2 + 1 = 3: 2*5*3*3 = 90; 1x1 keeps 3x3: 2*7*3*3 = 126
         got = student.activation_memory((2, 3, 6, 6), [(5, 3, 2, 1), (7, 1, 1, 0)], bytes_per_element=bytes_per_element)
-        assert_same(got, (216 + 90 + 126) * bytes_per_element, mistakes={mistakes.ELEMENTS_NOT_BYTES: 216 + 90 + 126})
+        assert_same(got, (216 + 90 + 126) * bytes_per_element, mistakes=lambda: {mistakes.ELEMENTS_NOT_BYTES: 216 + 90 + 126})
 
     @pytest.mark.points(1)
     def test_no_layers_is_the_input(self, student):
