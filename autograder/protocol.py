@@ -192,17 +192,6 @@ def decode(frame: bytes) -> Any:
     return _Decoder(buffers).value(header.get("body"))
 
 
-def peek(frame: bytes, key: str) -> str | None:
-    """A string under ``key`` of the dict a frame holds, from its JSON header alone (no buffer is touched)."""
-    try:
-        (length,) = _HEADER.unpack_from(frame)
-        pairs = json.loads(frame[_HEADER.size : _HEADER.size + length])["body"]["$dict"]
-        found = dict(pair for pair in pairs if type(pair) is list and len(pair) == 2 and type(pair[0]) is str).get(key)
-    except (ValueError, UnicodeDecodeError, struct.error, TypeError, KeyError):
-        return None
-    return found if type(found) is str else None
-
-
 def write_frame(stream: BinaryIO, frame: bytes) -> None:
     """Write one encoded frame, with its total length first, then flush."""
     stream.write(struct.pack(">Q", len(frame)) + frame)
@@ -220,6 +209,42 @@ def read_frame(stream: BinaryIO, *, limit: int = MAX_MESSAGE) -> bytes:
 def write_message(stream: BinaryIO, obj: Any) -> None:
     """Encode ``obj`` and write it."""
     write_frame(stream, encode(obj))
+
+
+def framed(obj: Any) -> bytes:
+    """``obj`` as ``write_message`` puts it on a stream: its total length, then its frame."""
+    frame = encode(obj)
+    return struct.pack(">Q", len(frame)) + frame
+
+
+class Frames:
+    """Bytes read as they arrive (from a descriptor polled against a deadline), cut into whole frames."""
+
+    def __init__(self, *, limit: int = MAX_MESSAGE) -> None:
+        self.limit = limit
+        self._data = bytearray()
+
+    def wanted(self) -> int:
+        """How many bytes the frame in hand still lacks (at least 1)."""
+        if len(self._data) < 8:
+            return 8 - len(self._data)
+        return max(1, 8 + self._length() - len(self._data))
+
+    def feed(self, chunk: bytes) -> bytes | None:
+        """Take ``chunk``; the next whole frame once there is one (``ProtocolError`` past the limit)."""
+        self._data += chunk
+        if len(self._data) < 8 or len(self._data) < 8 + self._length():
+            return None
+        end = 8 + self._length()
+        frame = bytes(self._data[8:end])
+        del self._data[:end]
+        return frame
+
+    def _length(self) -> int:
+        (length,) = struct.unpack_from(">Q", self._data)
+        if length > self.limit:
+            raise ProtocolError(f"message of {length} bytes is over the {self.limit} byte limit")
+        return length
 
 
 def read_message(stream: BinaryIO, *, limit: int = MAX_MESSAGE) -> Any:

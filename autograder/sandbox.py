@@ -19,8 +19,10 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Any
 
 import autograder
 from autograder.assignment import Assignment
-from autograder.protocol import ProtocolError, read_message, write_message
+from autograder.protocol import Frames, ProtocolError, decode, framed
 from autograder.student import CheckFailure, Outcome, Student
 
 START_TIMEOUT = 120.0  # seconds for a worker to import torch and say it is ready
@@ -56,7 +58,8 @@ def bwrap_command(python: str) -> list[str]:
     readable = {"/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", sys.prefix, sys.base_prefix, package}
     readable |= {str(Path(python).resolve().parent.parent)}
     # The private /tmp comes first: bound after it, a project or venv that lives under /tmp stays visible.
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--clearenv", "--tmpfs", "/tmp"]
+    # No capabilities: a grader running as root would otherwise hand them to student code (bwrap keeps them for root).
+    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--clearenv", "--tmpfs", "/tmp"]
     for path in sorted(readable):
         command += ["--ro-bind-try", path, path]
     command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
@@ -90,7 +93,14 @@ def bubblewrap_available() -> bool:
 
 
 class Worker:
-    """A warm worker process; replaced whenever it stops answering or dies."""
+    """A warm worker in its sandbox; replaced whenever it stops answering or dies.
+
+    The worker is a zygote (``autograder.worker``): ``open`` has it fork a child
+    for one submission, and the grader then talks to that child directly, over
+    two pipes it made and handed over. Every read has a deadline and every
+    frame a size limit, so a child that hangs, floods or goes quiet costs one
+    call, not the grader.
+    """
 
     def __init__(self, limits: Limits = Limits(), *, sandbox: bool | None = None) -> None:
         self.limits = limits
@@ -103,6 +113,8 @@ class Worker:
                 stacklevel=2,
             )
         self.process: subprocess.Popen | None = None
+        self._control: _Channel | None = None  # to the zygote (a Unix socket: it carries pipe ends)
+        self._child: tuple[int, _Channel] | None = None  # to the current child: (its inbox, its outbox)
 
     def _start(self) -> None:
         python = sys.executable
@@ -111,44 +123,127 @@ class Worker:
         else:
             command, env = [python, "-m", "autograder.worker"], _worker_environment(private_pids=False)
             env["PYTHONPATH"] = str(Path(autograder.__file__).resolve().parent.parent)
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd="/tmp", start_new_session=True,
-        )  # fmt: skip
-        ready = self._answer(START_TIMEOUT)
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                command, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env, cwd="/tmp", start_new_session=True,
+            )  # fmt: skip
+        self._control = _Channel(ours.detach())
+        ready = self._control_event(START_TIMEOUT)
         if not (type(ready) is dict and ready.get("ready")):
             self.stop()
             raise RuntimeError(f"the grading worker did not start: {ready!r}")
 
-    def _answer(self, timeout: float) -> Any:
-        """The worker's next message, or ``{"died": ...}`` if none comes in time."""
-        assert self.process is not None and self.process.stdout is not None
-        poller = select.poll()  # not select.select: it fails on descriptors past 1024
-        poller.register(self.process.stdout, select.POLLIN)
-        if not poller.poll(timeout * 1000):
-            self.stop()
-            return {"died": f"no answer within {timeout:g} s", "timed_out": True}
-        try:
-            return read_message(self.process.stdout)
-        except (EOFError, ProtocolError) as exc:
-            self.stop()
-            return {"died": f"the worker failed: {exc}"}
-
-    def request(self, message: dict, timeout: float) -> dict:
-        """Send one request and wait for its answer (the worker is started or restarted as needed)."""
+    def open(self, request: dict, timeout: float) -> dict:
+        """Start a child for one submission (``request`` as ``autograder.worker`` says); its first answer."""
         if self.process is None or self.process.poll() is not None:
+            self.stop()
             self._start()
-        assert self.process is not None and self.process.stdin is not None
+        self.close()
+        inbox_r, inbox_w = os.pipe()
+        outbox_r, outbox_w = os.pipe()
         try:
-            write_message(self.process.stdin, message)
-        except (BrokenPipeError, OSError):
+            assert self._control is not None
+            data = framed(request)
+            socket.send_fds(self._control.socket, [data[:8]], [inbox_r, outbox_w])
+            self._control.socket.sendall(data[8:])
+        except OSError:
+            for fd in (inbox_r, inbox_w, outbox_r, outbox_w):
+                os.close(fd)
             self.stop()
             return {"died": "the worker stopped"}
-        answer = self._answer(timeout)
-        return answer if type(answer) is dict else {"died": f"unexpected answer {answer!r:.100}"}
+        os.close(inbox_r)
+        os.close(outbox_w)
+        os.set_blocking(inbox_w, False)
+        self._child = (inbox_w, _Channel(outbox_r))
+        return self._answer(time.monotonic() + timeout)
+
+    def call(self, message: dict, timeout: float) -> dict:
+        """Send one call to the open child and wait for its answer."""
+        if self._child is None:
+            return {"died": "no module is open"}
+        deadline = time.monotonic() + timeout
+        try:
+            _write_by(self._child[0], framed(message), deadline)
+        except TimeoutError:
+            self.close()
+            return {"died": f"took no request within {timeout:g} s", "timed_out": True}
+        except OSError:  # the child is gone: the zygote says how
+            return self._answer(deadline)
+        return self._answer(deadline)
+
+    def _answer(self, deadline: float) -> dict:
+        """The child's next message, or ``{"died": ...}`` when it dies, goes silent or breaks the protocol."""
+        assert self._child is not None and self._control is not None
+        outbox, control = self._child[1], self._control
+        try:
+            while True:
+                ready = _poll([outbox, control], deadline)
+                if outbox in ready:
+                    try:
+                        frame = outbox.read()
+                    except EOFError:  # the child closed its end: how it died comes on the control channel
+                        continue
+                    if frame is not None:
+                        answer = decode(frame)
+                        return answer if type(answer) is dict else {"died": f"unexpected answer {answer!r:.100}"}
+                    continue
+                if control in ready and (frame := control.read()) is not None:
+                    event = decode(frame)
+                    if type(event) is dict and event.get("event") == "died":
+                        self._forget_child()
+                        return {"died": str(event.get("reason"))}
+                    continue
+                if not ready:
+                    self.close()
+                    return {"died": "no answer in time", "timed_out": True}
+        except ProtocolError as exc:
+            self.close()
+            return {"died": f"the worker failed: {exc}"}
+        except EOFError:  # the zygote itself is gone
+            self.stop()
+            return {"died": "the worker stopped"}
+
+    def close(self) -> None:
+        """End the current child and whatever it left running."""
+        if self._child is None:
+            return
+        self._forget_child()
+        assert self._control is not None
+        try:
+            self._control.socket.sendall(framed({"op": "close"}))
+            while (event := self._control_event(GRACE)) != {"event": "closed"}:
+                if not (type(event) is dict and event.get("event") == "died"):
+                    raise RuntimeError(f"the worker answered {event!r:.100}")
+        except (OSError, RuntimeError, ProtocolError):
+            self.stop()
+
+    def _forget_child(self) -> None:
+        if self._child is not None:
+            os.close(self._child[0])
+            self._child[1].close()
+            self._child = None
+
+    def _control_event(self, timeout: float) -> object:
+        """The zygote's next message on the control channel."""
+        assert self._control is not None
+        deadline = time.monotonic() + timeout
+        try:
+            while _poll([self._control], deadline):
+                frame = self._control.read()
+                if frame is not None:
+                    return decode(frame)
+        except (EOFError, ProtocolError) as exc:
+            return {"died": f"the worker failed: {exc}"}
+        return {"died": f"no answer within {timeout:g} s", "timed_out": True}
 
     def stop(self) -> None:
         """Kill the worker and everything it started."""
+        self._forget_child()
+        if self._control is not None:
+            self._control.close()
+            self._control = None
         if self.process is None:
             return
         try:
@@ -156,10 +251,63 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
         self.process = None
+
+
+class _Channel:
+    """The grader's end of a pipe or socket from the sandbox, read in whole frames."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.closed = fd, False
+        self.frames = Frames()
+        self._socket: socket.socket | None = None
+
+    @property
+    def socket(self) -> socket.socket:
+        if self._socket is None:
+            self._socket = socket.socket(fileno=self.fd)
+        return self._socket
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self) -> bytes | None:
+        """Read what is there; a whole frame once there is one. ``EOFError`` when the other end closed."""
+        chunk = os.read(self.fd, min(self.frames.wanted(), 2**20))
+        if not chunk:
+            self.closed = True
+            raise EOFError("the other end closed")
+        return self.frames.feed(chunk)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        else:
+            os.close(self.fd)
+
+
+def _poll(channels: list[_Channel], deadline: float) -> list[_Channel]:
+    """The channels with something to read (an empty list once the deadline has passed)."""
+    poller = select.poll()  # not select.select: it fails on descriptors past 1024
+    for channel in channels:
+        if not channel.closed:
+            poller.register(channel.fd, select.POLLIN)
+    left = max(0.0, deadline - time.monotonic())
+    ready = {fd for fd, _ in poller.poll(left * 1000)}
+    return [channel for channel in channels if channel.fd in ready]
+
+
+def _write_by(fd: int, data: bytes, deadline: float) -> None:
+    """Write all of ``data`` to a non-blocking ``fd`` before ``deadline`` (``TimeoutError`` if the reader stalls)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+                raise TimeoutError from None
 
 
 class SandboxedStudent(Student):
@@ -179,7 +327,7 @@ class SandboxedStudent(Student):
             except FileNotFoundError:
                 self._import_failure = CheckFailure(f"{self.module_file.name} is missing from {self.module_file.parent}")
             else:
-                answer = self.worker.request(
+                answer = self.worker.open(
                     {
                         "op": "open", "module": self.assignment.module, "source": source,
                         "filename": f"/submission/{self.module_file.name}", "forbidden": list(self.assignment.forbidden),
@@ -197,8 +345,8 @@ class SandboxedStudent(Student):
 
     def _run(self, name: str, args: tuple, kwargs: dict) -> Outcome:
         self._open()
-        answer = self.worker.request({"op": "call", "function": name, "args": list(args), "kwargs": kwargs},
-                                     timeout=(self.call_timeout or 600.0) + GRACE)
+        answer = self.worker.call({"op": "call", "function": name, "args": list(args), "kwargs": kwargs},
+                                  timeout=(self.call_timeout or 600.0) + GRACE)
         if "died" in answer:
             self._opened = False  # the next call starts a fresh child
             if answer.get("timed_out"):
@@ -209,5 +357,5 @@ class SandboxedStudent(Student):
     def close(self) -> None:
         """End this submission's child in the worker."""
         if self._opened:
-            self.worker.request({"op": "close"}, timeout=GRACE)
+            self.worker.close()
             self._opened = False

@@ -3,22 +3,28 @@
     python -m autograder.worker        (started by autograder.sandbox, inside bubblewrap)
 
 It imports torch once, sets one thread (a fork after a multi-threaded torch
-op can hang the child: shared/PERFORMANCE.md), and then serves the grader over
-stdin/stdout with ``autograder.protocol`` messages:
+op can hang the child: shared/PERFORMANCE.md), and becomes a zygote: it forks
+one child per submission and otherwise stays out of the way. Its standard
+input is a Unix socket to the grader, the control channel, carrying
+``autograder.protocol`` messages:
 
-- ``{"op": "open", "module", "filename", "source", "forbidden", "timeout", "limits"}``:
-  fork a child that applies the resource limits, imports the module from its
-  source text (the submission's files are never on the worker's disk) and serves
-  calls. Answer ``{"ok": True}`` or ``{"ok": False, "reason": ...}``.
-- ``{"op": "call", "function", "args", "kwargs"}``: relayed to the child, whose
-  answer is an ``Outcome`` message. A child that dies first is answered for:
-  ``{"died": "killed by signal 11"}``.
-- ``{"op": "close"}``: the child ends, and every process it left behind is killed.
+- ``{"op": "open", "module", "filename", "source", "forbidden", "timeout", "limits"}``,
+  with two pipe ends attached (``SCM_RIGHTS``): fork a child that applies the
+  resource limits, imports the module from its source text (the submission's
+  files are never on the worker's disk) and serves calls over those two pipes,
+  straight to the grader: ``{"ok": True}`` or ``{"ok": False, "reason": ...}``
+  first, then one ``Outcome`` message per ``{"op": "call", "function", "args",
+  "kwargs"}``.
+- ``{"op": "close"}``: the child ends, every process it left behind is killed,
+  and the zygote answers ``{"event": "closed"}``.
 
-Messages are relayed whole, so a child that dies mid-answer cannot garble the
-stream the grader reads. What the child prints goes to a nameless file in the
-private /tmp (bounded by the file-size limit) and comes back, capped, with each
-call's answer.
+A child that dies on its own is reported on the control channel, the moment it
+dies: ``{"event": "died", "reason": "killed by signal 11 (SIGSEGV)"}``. Calls
+never pass through the zygote, so a call costs one hop each way; the grader
+reads the child's answers with its own deadline and limits, and decodes them
+with the same care as anything else from the sandbox. What the child prints
+goes to a nameless file in the private /tmp (bounded by the file-size limit)
+and comes back, capped, with each call's answer.
 """
 
 from __future__ import annotations
@@ -26,14 +32,17 @@ from __future__ import annotations
 import io
 import os
 import resource
+import select
 import signal
+import socket
+import struct
 import sys
 import tempfile
 from typing import Any
 
 import torch
 
-from autograder.protocol import ProtocolError, decode, peek, read_frame, read_message, write_frame, write_message
+from autograder.protocol import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
 from autograder.student import CheckFailure, Outcome, load_source, run_call
 
 LIMITS = {
@@ -45,9 +54,12 @@ LIMITS = {
 }
 
 
+PRIVATE_PIDS = os.environ.get("CONVGRADE_PRIVATE_PIDS") == "1"  # in bubblewrap's PID namespace: every process here is ours
+
+
 def _apply_limits(limits: dict[str, int]) -> None:
     for key, value in limits.items():
-        if key == "processes" and os.environ.get("CONVGRADE_PRIVATE_PIDS") != "1":
+        if key == "processes" and not PRIVATE_PIDS:
             continue  # outside the sandbox's namespaces it would count all the user's processes, the grader's too
         resource.setrlimit(LIMITS[key], (value, value))
 
@@ -112,154 +124,153 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
         if outcome.raised is None and not outcome.timed_out and outcome.exit_code is None and not outcome.missing:
             returned.add(name)
         outcome.printed = _take_output(output)
+        if PRIVATE_PIDS:
+            _kill_strays()  # nothing a call started outlives it
         try:
             write_message(outbox, outcome.to_message())
         except Exception as exc:  # noqa: BLE001 - a result the protocol cannot carry
             write_message(outbox, Outcome(params=outcome.params, raised={"type": "RuntimeError", "message": f"could not send the result: {exc}", "frames": []}).to_message())
 
 
-class Zygote:
-    """Forks one child per submission and relays the grader's messages to it."""
-
-    def __init__(self, grader_in: Any, grader_out: Any) -> None:
-        self.grader_in, self.grader_out = grader_in, grader_out
-        self.child: int | None = None
-        self.to_child: Any = None
-        self.from_child: Any = None
-
-    def open(self, request: dict) -> None:
-        self.close()
-        down_r, down_w = os.pipe()
-        up_r, up_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: it keeps only its own two pipes to the zygote
-            os.close(down_w)
-            os.close(up_r)
-            self.grader_in.close()
-            self.grader_out.close()
-            os.setsid()
+def _kill_strays(keep: frozenset[int] = frozenset()) -> None:
+    """In the private PID namespace: kill every process but this one, its parent, bubblewrap's init and ``keep``."""
+    keep = keep | {os.getpid(), os.getppid(), 1}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep:
             try:
-                _serve_child(request, os.fdopen(down_r, "rb"), os.fdopen(up_w, "wb"))
+                os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    _reap_zombies()
+
+
+def _reap_zombies() -> None:
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+
+
+def receive(control: socket.socket) -> tuple[dict, list[int]]:
+    """The grader's next request on the control channel, and the descriptors that came with it."""
+    head, fds = b"", []
+    while len(head) < 8:
+        data, received, _, _ = socket.recv_fds(control, 8 - len(head), 2)
+        fds += received
+        if not data:
+            raise EOFError("the grader closed the control channel")
+        head += data
+    (length,) = struct.unpack(">Q", head)
+    if length > MAX_MESSAGE:
+        raise ProtocolError(f"request of {length} bytes")
+    body = bytearray()
+    while len(body) < length:
+        chunk = control.recv(length - len(body))
+        if not chunk:
+            raise EOFError("the grader closed the control channel")
+        body += chunk
+    request = decode(bytes(body))
+    return (request if type(request) is dict else {}), fds
+
+
+class Zygote:
+    """Forks one child per submission; reports how a child died, and kills what it left."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.poller = select.poll()
+        self.poller.register(control, select.POLLIN)
+        self.child: int | None = None
+        self.pidfd: int | None = None  # readable once the child has ended
+
+    def send(self, message: dict) -> None:
+        self.control.sendall(framed(message))
+
+    def serve(self) -> None:
+        while True:
+            for fd, _ in self.poller.poll():
+                if fd == self.pidfd:
+                    self.send({"event": "died", "reason": self._end_child(kill=False)})
+                    continue
+                try:
+                    request, fds = receive(self.control)
+                except (EOFError, ProtocolError, OSError):
+                    self._end_child(kill=True)
+                    return
+                op = request.get("op")
+                if op == "open" and len(fds) == 2:
+                    self.open(request, *fds)
+                    continue
+                for fd_received in fds:
+                    os.close(fd_received)
+                if op == "close":
+                    self._end_child(kill=True)
+                    self.send({"event": "closed"})
+                else:
+                    self.send({"event": "error", "reason": f"unknown request {op!r}"})
+
+    def open(self, request: dict, inbox: int, outbox: int) -> None:
+        self._end_child(kill=True)
+        pid = os.fork()
+        if pid == 0:  # the child: it keeps only its own two pipes to the grader
+            try:
+                self.control.close()
+                os.setsid()
+                _serve_child(request, os.fdopen(inbox, "rb"), os.fdopen(outbox, "wb"))
             finally:
                 os._exit(0)
-        os.close(down_r)
-        os.close(up_w)
-        self.child, self.to_child, self.from_child = pid, os.fdopen(down_w, "wb"), os.fdopen(up_r, "rb")
-        self.relay_answer()
+        os.close(inbox)
+        os.close(outbox)
+        self.child, self.pidfd = pid, os.pidfd_open(pid)
+        self.poller.register(self.pidfd, select.POLLIN)
 
-    def relay_answer(self) -> None:
-        """Pass the child's next answer on whole, or say how it died.
-
-        Only whole frames pass (a child that dies mid-answer is reported, not
-        relayed); the grader decodes each with the same care as any other.
-        """
-        try:
-            answer = read_frame(self.from_child)
-        except (EOFError, ProtocolError):
-            write_message(self.grader_out, {"died": self._reap()})
-            return
-        write_frame(self.grader_out, answer)
-
-    def call(self, frame: bytes) -> None:
-        if self.child is None:
-            write_message(self.grader_out, {"died": "no module is open"})
-            return
-        try:
-            write_frame(self.to_child, frame)
-        except (BrokenPipeError, OSError):
-            write_message(self.grader_out, {"died": self._reap()})
-            return
-        self.relay_answer()
-        if self.child is not None and os.environ.get("CONVGRADE_PRIVATE_PIDS") == "1":
-            self._kill_strays(keep={self.child})
-
-    def _reap(self) -> str:
-        """Wait for the dead child; say how it ended."""
+    def _end_child(self, *, kill: bool) -> str:
+        """Kill (or, when it is already dead, reap) the child, and everything it left; how it ended."""
         if self.child is None:
             return "no module is open"
         child, self.child = self.child, None
+        self.poller.unregister(self.pidfd)
+        os.close(self.pidfd)
+        self.pidfd = None
+        if kill:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         _, status = os.waitpid(child, 0)
-        self._kill_leftovers(child)
+        if PRIVATE_PIDS:
+            _kill_strays()
+        else:  # without a PID namespace of its own, only the child's session can be told apart
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            _reap_zombies()
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             return f"killed by signal {number} ({signal.Signals(number).name})"
         return f"exited with status {os.WEXITSTATUS(status)}"
 
-    def close(self) -> None:
-        if self.child is None:
-            return
-        self.to_child.close()
-        self.from_child.close()
-        try:
-            os.kill(self.child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        child, self.child = self.child, None
-        os.waitpid(child, 0)
-        self._kill_leftovers(child)
-
-    def _kill_leftovers(self, session: int) -> None:
-        """Kill what the child left running (a forking submission's strays).
-
-        In bubblewrap's private PID namespace that is every process but this one
-        and its parent; without one, only the child's own session can be told apart.
-        """
-        if os.environ.get("CONVGRADE_PRIVATE_PIDS") != "1":
-            try:
-                os.killpg(session, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self._reap_zombies()
-            return
-        self._kill_strays(keep=set())
-
-    def _kill_strays(self, keep: set[int]) -> None:
-        """In the private PID namespace: kill every process but ours, our parent and ``keep``."""
-        keep = keep | {os.getpid(), os.getppid(), 1}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in keep:
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        self._reap_zombies()
-
-    @staticmethod
-    def _reap_zombies() -> None:
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                    break
-            except ChildProcessError:
-                break
-
-    def serve(self) -> None:
-        while True:
-            try:
-                frame = read_frame(self.grader_in)
-            except EOFError:
-                self.close()
-                return
-            op = peek(frame, "op")  # a call is relayed as it came: only an open is decoded here
-            if op == "open":
-                request = decode(frame)
-                self.open(request)
-            elif op == "call":
-                self.call(frame)
-            elif op == "close":
-                self.close()
-                write_message(self.grader_out, {"ok": True})
-            else:
-                write_message(self.grader_out, {"died": f"unknown request {op!r}"})
-
 
 def main() -> None:
     torch.set_num_threads(1)
     torch.zeros(1).add_(1)  # settle torch's lazy set-up before any fork
-    grader_in = os.fdopen(os.dup(0), "rb")
-    grader_out = os.fdopen(os.dup(1), "wb")
-    write_message(grader_out, {"ready": True})
-    Zygote(grader_in, grader_out).serve()
+    _not_dumpable()
+    control = socket.socket(fileno=os.dup(0))
+    os.close(0)
+    zygote = Zygote(control)
+    zygote.send({"ready": True})
+    zygote.serve()
+
+
+def _not_dumpable() -> None:
+    """No process of a submission may trace the zygote or read its memory (it outlives every submission)."""
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 if __name__ == "__main__":

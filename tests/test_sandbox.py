@@ -64,6 +64,15 @@ HOSTILE = textwrap.dedent(
     def environment(x):
         return sorted(os.environ)
 
+    def capabilities(x):
+        with open("/proc/self/status") as status:
+            return [line.split()[1] for line in status if line.startswith(("CapEff", "CapPrm"))]
+
+    def traces_the_worker(x):
+        libc = ctypes.CDLL(None, use_errno=True)
+        PTRACE_ATTACH = 16
+        return libc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0), ctypes.get_errno()
+
     def forks(x):
         pid = os.fork()
         if pid == 0:
@@ -181,6 +190,12 @@ def test_files_written_and_processes_forked_stay_in_the_sandbox(student):
     assert Path("/tmp/results.json").exists() == before
     pid = student.forks(X)
     assert student.alive(pid) is False, "the worker kills what a call leaves running"
+
+
+def test_student_code_has_no_capabilities_and_cannot_trace_the_worker(student):
+    assert student.capabilities(X) == ["0000000000000000", "0000000000000000"], "even when the grader runs as root"
+    result, errno = student.traces_the_worker(X)
+    assert result == -1 and errno == 1, "EPERM: the worker that outlives this submission is not dumpable"
 
 
 def test_the_grader_environment_does_not_reach_student_code(student):
