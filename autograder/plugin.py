@@ -56,6 +56,22 @@ class CheckResult:
         """Points earned: all of them on a pass, none otherwise."""
         return self.max_points if self.passed else 0.0
 
+    @classmethod
+    def of(cls, nodeid: str, properties: dict, *, passed: bool, reason: str = "", details: str = "", duration: float = 0.0) -> CheckResult:
+        """The result of a check, from the ``user_properties`` the plugin gave its item."""
+        return cls(
+            nodeid=nodeid,
+            assignment=properties["convgrade_assignment"],
+            task=properties["convgrade_task"],
+            check=properties["convgrade_check"],
+            max_points=properties["convgrade_points"],
+            passed=passed,
+            reason=reason,
+            details=details,
+            hidden=properties["convgrade_hidden"],
+            duration=duration,
+        )
+
 
 @dataclass
 class Scoreboard:
@@ -82,18 +98,11 @@ class Scoreboard:
             if self.results and self.results[-1].nodeid == report.nodeid:
                 return  # a teardown error after the call was already counted
             self.results.append(
-                CheckResult(
-                    nodeid=report.nodeid,
-                    assignment=properties["convgrade_assignment"],
-                    task=properties["convgrade_task"],
-                    check=properties["convgrade_check"],
-                    max_points=properties["convgrade_points"],
-                    passed=report.passed,
+                CheckResult.of(
+                    report.nodeid, properties, passed=report.passed, duration=report.duration,
                     reason=properties.get("convgrade_reason", "skipped" if report.skipped else ""),
                     details=properties.get("convgrade_details", ""),
-                    hidden=properties["convgrade_hidden"],
-                    duration=report.duration,
-                )
+                )  # fmt: skip
             )
 
 

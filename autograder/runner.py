@@ -13,6 +13,7 @@ import contextlib
 import io
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ import pytest
 
 from autograder.assignment import Assignment
 from autograder.replay import ReplayExamples
-from autograder.plugin import BATCH, SCOREBOARD, SHARED_WORKER, STUDENT_DIR, Scoreboard, forget_students
+from autograder.plugin import BATCH, SCOREBOARD, SHARED_WORKER, STUDENT_DIR, CheckResult, Scoreboard, explain, forget_students, is_check
+from autograder.student import forget_calls
 
 
 @dataclass
@@ -97,6 +99,11 @@ def run_visible_checks(folder: Path, *, extra_args: Sequence[str] = ()) -> Run:
 
 _REPLAY = ReplayExamples()  # property tests' examples, drawn once per process
 
+
+def share_examples(folder: Path) -> None:
+    """Draw each property test's examples once for every process of a run: they are kept in ``folder``."""
+    _REPLAY.folder = folder
+
 BATCH_ARGS = (  # pytest plugins whose per-check work a grader never reads
     *(arg for name in (
         "unraisableexception", "threadexception", "logging", "faulthandler", "terminal", "anyio", "subtests",
@@ -161,15 +168,82 @@ class _Batch:
             return False  # a broken test file: pytest reports the collection error
         board: Scoreboard = session.config.pluginmanager.get_plugin(SCOREBOARD)
         items = session.items
+        plain = [_plain(item) for item in items]
         for key, folder in self.submissions:
             started = time.perf_counter()
             session.config.stash[STUDENT_DIR] = folder
             board.results = []
             for index, item in enumerate(items):
                 nextitem = items[index + 1] if index + 1 < len(items) else None  # None: tear every fixture down
-                item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                if plain[index]:
+                    result = _run_plain(item, nextitem)
+                    if result is not None:
+                        board.results.append(result)
+                else:
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             forget_students(session.config)
             with contextlib.redirect_stdout(self.stdout):  # pytest's output is kept aside; the caller's is not
                 self.done(key, Scoreboard(list(board.results)), time.perf_counter() - started)
             self.ran += 1
         return True
+
+
+PLAIN_MARKERS = frozenset({"points", "task", "parametrize", "hypothesis", "usefixtures"})
+
+
+def _plain(item: pytest.Item) -> bool:
+    """Whether a check needs nothing of pytest's hooks per phase: no marker a hook acts on (skip, xfail, timeout...).
+
+    ``filterwarnings("ignore...")`` is allowed: a batch run reads no warnings.
+    """
+    if not (isinstance(item, pytest.Function) and is_check(item)):
+        return False
+    for marker in item.iter_markers():
+        if marker.name == "filterwarnings" and all(str(arg).startswith("ignore") for arg in marker.args):
+            continue
+        if marker.name not in PLAIN_MARKERS:
+            return False
+    return True
+
+
+def _run_plain(item: pytest.Function, nextitem: pytest.Item | None) -> CheckResult | None:
+    """One plain check, as pytest's ``runtestprotocol`` runs it, without the reports and hooks per phase.
+
+    Fixtures are set up, the test is called (through ``pytest_pyfunc_call``, so
+    property tests replay their examples), and fixtures are torn down to what
+    ``nextitem`` needs. The result is the one the scoreboard would record from
+    pytest's reports: a teardown error does not change it, and a check skipped
+    during setup has none.
+    """
+    if not item._request:  # a re-run: pytest_runtest_protocol does the same
+        item._initrequest()
+    forget_calls()
+    setup_done, failure, duration = False, None, 0.0
+    try:
+        item.session._setupstate.setup(item)
+        setup_done = True
+        started = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                item.runtest()
+        finally:
+            duration = time.perf_counter() - started
+    except (KeyboardInterrupt, pytest.exit.Exception):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every other failure of a check is its result, as in pytest
+        failure = exc
+    try:
+        item.session._setupstate.teardown_exact(nextitem)
+    except Exception:  # noqa: BLE001, S110 - as in a normal run, the check's own outcome stands
+        pass
+    finally:
+        item._request = False
+        item.funcargs = None
+    properties = dict(item.user_properties)
+    if failure is None:
+        return CheckResult.of(item.nodeid, properties, passed=True, duration=duration)
+    if isinstance(failure, pytest.skip.Exception):
+        return CheckResult.of(item.nodeid, properties, passed=False, reason="skipped", duration=duration) if setup_done else None
+    reason, details, _ = explain(failure, item)
+    return CheckResult.of(item.nodeid, properties, passed=False, reason=reason, details=details or reason, duration=duration)
