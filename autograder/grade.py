@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import queue
 import tempfile
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from autograder.assignment import Assignment
 from autograder.plugin import Scoreboard
@@ -125,28 +127,57 @@ def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: floa
 
 
 def chunks(jobs: list[Job], workers: int) -> list[list[Job]]:
-    """The jobs by assignment, cut so every worker gets a share and no session grows past ``CHUNK``."""
+    """The jobs by assignment, cut so every worker gets a share and no session grows past ``CHUNK``.
+
+    The first chunk of every assignment comes before any second one: processes
+    starting on different assignments draw each one's examples once, for all.
+    """
     by_assignment: dict[str, list[Job]] = {}
     for job in jobs:
         by_assignment.setdefault(job.submission.assignment, []).append(job)
-    cut = []
+    rounds: list[list[list[Job]]] = []
     for group in by_assignment.values():
         size = max(1, min(CHUNK, math.ceil(len(group) / workers)))
-        cut += [group[i : i + size] for i in range(0, len(group), size)]
-    return cut
+        for turn, start in enumerate(range(0, len(group), size)):
+            if turn == len(rounds):
+                rounds.append([])
+            rounds[turn].append(group[start : start + size])
+    return [chunk for chunks_of_turn in rounds for chunk in chunks_of_turn]
 
 
-def _init_process(events: object = None) -> None:
-    """A grading process: one torch thread (two per core oversubscribe; shared/PERFORMANCE.md)."""
+PRELOAD = ["torch", "autograder.runner", "autograder.sandbox", "autograder.results"]  # what every grading process needs
+
+
+def _init_process(events: object = None, examples: Path | None = None, cores: object = None) -> None:
+    """A grading process: one torch thread (two per core oversubscribe; shared/PERFORMANCE.md).
+
+    ``examples``: where the processes of this run share the property tests'
+    examples. ``cores``: a shared counter; each process takes the next core
+    for itself and its sandboxed worker, which then wake each other on the
+    same core rather than across two.
+    """
     global _events
     import torch
 
-    import autograder.runner  # noqa: F401 - pytest, hypothesis and the harness, imported before any work
+    from autograder import runner
 
     torch.set_num_threads(1)
+    if examples is not None:
+        runner.share_examples(examples)
+    if cores is not None:
+        _pin(cores)
     gc.collect()
     gc.freeze()  # what is imported lives as long as the process: no later collection need walk it again
     _events = events
+
+
+def _pin(cores: Any) -> None:
+    """Keep this process (and the worker it starts) on one core of its own."""
+    usable = sorted(os.sched_getaffinity(0))
+    with cores.get_lock():
+        index, cores.value = cores.value, cores.value + 1
+    if index < len(usable):
+        os.sched_setaffinity(0, {usable[index]})
 
 
 def grade_all(
@@ -178,10 +209,14 @@ def grade_all(
                     if _key(job) not in reported:
                         record(job, _error_row(job, exc))
         return rows
-    context = get_context("spawn")
+    context = get_context("forkserver")  # a server that imports torch and the harness once, then forks each process
+    context.set_forkserver_preload(PRELOAD)
     events = context.Queue()
     pending = {job.out: job for job in todo}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_process, initargs=(events,)) as pool:
+    cores = context.Value("i", 0) if workers <= len(os.sched_getaffinity(0)) else None
+    with tempfile.TemporaryDirectory(prefix="convgrade-examples-") as examples, ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_process, initargs=(events, Path(examples), cores)
+    ) as pool:
         futures = {pool.submit(grade_chunk, chunk, call_timeout=call_timeout): chunk for chunk in chunks(todo, workers)}
         quiet = 0.0  # seconds without news since every chunk ended
         while pending and quiet < 2.0:

@@ -12,12 +12,22 @@ names it.
 
 This holds because no check steers generation by its outcome (no ``assume``,
 ``target`` or ``st.data()``); ``tests/test_replay.py`` holds the course to it.
+
+Given a ``folder``, the examples drawn are kept there too, so that the other
+processes of the same ``convgrade grade`` run read them instead of drawing them
+again. Only the grader's own processes write that folder (a private temporary
+one), so what is in it is unpickled without a second thought.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +38,9 @@ Examples = list[dict[str, Any]]
 class ReplayExamples:
     """A pytest plugin: ``pytest_pyfunc_call`` for Hypothesis tests, replaying recorded examples."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path | None = None) -> None:
         self.examples: dict[str, Examples] = {}  # by node id: the run's tests do not change
+        self.folder = folder  # where the processes of one run share what they drew
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -38,7 +49,7 @@ class ReplayExamples:
             return None
         args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
         if pyfuncitem.nodeid not in self.examples:
-            self.examples[pyfuncitem.nodeid] = record(pyfuncitem.obj, args)
+            self.examples[pyfuncitem.nodeid] = self._shared(pyfuncitem.nodeid, lambda: record(pyfuncitem.obj, args))
         body = given.inner_test
         owner = () if pyfuncitem.instance is None else (pyfuncitem.instance,)
         for drawn in self.examples[pyfuncitem.nodeid]:
@@ -50,6 +61,21 @@ class ReplayExamples:
                 exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
                 raise
         return True
+
+    def _shared(self, nodeid: str, draw: Any) -> Examples:
+        """The examples another process of this run drew, else ``draw()``'s, kept for the others."""
+        if self.folder is None:
+            return draw()
+        path = self.folder / f"{hashlib.sha256(nodeid.encode()).hexdigest()[:32]}.pickle"
+        try:
+            return pickle.loads(path.read_bytes())
+        except FileNotFoundError:
+            pass
+        examples = draw()
+        with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as handle:
+            pickle.dump(examples, handle)
+        os.replace(handle.name, path)  # whole or not at all, whoever writes it first or last
+        return examples
 
 
 def record(test: Any, args: dict[str, Any]) -> Examples:

@@ -136,7 +136,8 @@ def test_chunks_keep_one_assignment_each_share_the_work_and_stay_bounded():
     cut = chunks(jobs, workers=2)
     assert sorted(job.out for chunk in cut for job in chunk) == sorted(job.out for job in jobs)
     assert all(len({job.submission.assignment for job in chunk}) == 1 for chunk in cut)
-    assert [len(chunk) for chunk in cut] == [4, 3, 2, 1, CHUNK, CHUNK, 50 - 2 * CHUNK]
+    assert [len(chunk) for chunk in cut] == [4, 2, CHUNK, 3, 1, CHUNK, 50 - 2 * CHUNK]
+    assert len({chunk[0].submission.assignment for chunk in cut[:3]}) == 3, "every assignment's first chunk comes first"
 
 
 def test_when_the_grader_itself_fails_on_a_chunk_its_submissions_get_error_rows(monkeypatch):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from autograder.assignment import Assignment
 from autograder.inputs import conv_cases
-from autograder.replay import record
+from autograder.replay import ReplayExamples, record
 from autograder.runner import run_batch, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,6 @@ def test_a_replayed_failure_stops_at_hypothesis_first_failing_example_and_names_
             """
         )
     )
-    from autograder.replay import ReplayExamples
 
     outcomes = []
 
@@ -95,3 +94,12 @@ def test_a_batch_run_gives_every_check_the_verdict_of_a_run_with_hypothesis(stud
     assert not all(expected.values()), "the persona should fail some checks here"
     for board in boards:
         assert {result.nodeid: result.passed for result in board.results} == expected
+
+
+def test_examples_drawn_by_one_process_are_read_by_the_others(tmp_path):
+    first, second = ReplayExamples(tmp_path), ReplayExamples(tmp_path)
+    drawn = [{"n": 3, "x": torch.arange(4.0)}]
+    assert first._shared("test_a.py::test_b", lambda: drawn) is drawn
+    kept = second._shared("test_a.py::test_b", lambda: pytest.fail("drawn a second time"))
+    assert kept[0]["n"] == 3 and torch.equal(kept[0]["x"], torch.arange(4.0))
+    assert [path.suffix for path in tmp_path.iterdir()] == [".pickle"], "one file per test, written whole"
