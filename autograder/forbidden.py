@@ -246,6 +246,7 @@ class ForbiddenCallMonitor:
 
     def __enter__(self) -> ForbiddenCallMonitor:
         self.violations.clear()
+        self.tampered = False
         self._codes = {
             code: Violation(rule.shown_as, _short(name))
             for rule in self.rules

@@ -15,12 +15,14 @@ Tests never import a student's module directly: they receive a ``Student``
 
 from __future__ import annotations
 
+import functools
 import linecache
 import signal
 import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,8 +58,15 @@ class Call:
     """One call of a student's function: what was called, and what came back."""
 
     function: str
-    text: str
+    args: tuple
+    kwargs: dict
+    params: list[str]
     result: Any = None
+
+    @functools.cached_property
+    def text(self) -> str:
+        """``pad2d(input=float32[2, 3, 5, 7], padding=(1, 2, 3, 1))``: worked out only for a failure that shows it."""
+        return describe.call(self.function, self.args, self.kwargs, self.params)
 
 
 @dataclass
@@ -191,8 +200,33 @@ def _tensor_pairs(original: Any, copy: Any, path: str) -> Iterator[tuple[str, to
 def _unchanged(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
+    if torch.equal(a, b):  # the usual case, in one operator; NaN never equals itself, hence the rest
+        return True
     both_nan = a.isnan() & b.isnan() if a.is_floating_point() else torch.zeros_like(a, dtype=torch.bool)
     return bool(((a == b) | both_nan).all())
+
+
+_PARAMS: weakref.WeakKeyDictionary[Callable[..., Any], list[str]] = weakref.WeakKeyDictionary()
+
+
+def _params(function: Callable[..., Any]) -> list[str]:
+    """The function's parameter names (worked out once per function: it is called hundreds of times)."""
+    try:
+        return list(_PARAMS[function])
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable
+        signature = describe.signature_of(function)
+        params = list(signature.parameters) if signature else []
+        try:
+            _PARAMS[function] = params
+        except TypeError:
+            pass
+        return list(params)
+
+
+@functools.cache
+def _monitor(forbidden: tuple[str, ...], aten: bool) -> ForbiddenCallMonitor:
+    """The monitor for a set of rules, made once (it starts afresh each time it is entered)."""
+    return ForbiddenCallMonitor.for_keys(forbidden, aten=aten)
 
 
 @dataclass
@@ -240,11 +274,10 @@ def run_call(
     function = getattr(module, name, None)
     if not callable(function):
         return Outcome(missing=True)
-    signature = describe.signature_of(function)
-    params = list(signature.parameters) if signature else []
+    params = _params(function)
     given_args, given_kwargs = _copy_args(args), _copy_args(kwargs)
     outcome = Outcome(params=params)
-    monitor = ForbiddenCallMonitor.for_keys(forbidden, aten=aten)
+    monitor = _monitor(forbidden, aten)
     try:
         with monitor, _time_limit(timeout):
             outcome.result = function(*given_args, **given_kwargs)
@@ -333,31 +366,31 @@ class Student:
             _log.printed.append(outcome.printed)
         if outcome.missing:
             raise CheckFailure(f"{self.module_file.name} has no function `{name}`: keep the names the scaffold gives")
-        text = describe.call(name, args, kwargs, outcome.params)
+        call = Call(function=name, args=args, kwargs=kwargs, params=outcome.params)
         if outcome.timed_out:
             self._give_up(name,
                 f"{name} did not finish within {self.call_timeout:g} s: look for a loop that never ends, "
-                f"or a Python loop over every pixel where tensor operations would do\n  call: {text}"
+                f"or a Python loop over every pixel where tensor operations would do\n  call: {call.text}"
             )  # fmt: skip
         if outcome.violations:
             first, *others = (Violation(*v).message() for v in outcome.violations)
             also = "".join(f"\n  also: {message}" for message in others)
-            raise CheckFailure(f"{first}\n  call: {text}{also}")
+            raise CheckFailure(f"{first}\n  call: {call.text}{also}")
         if outcome.tampered:
             raise CheckFailure(
-                f"{name} switched off the grader's checks (a profiler or dispatch mode was removed)\n  call: {text}"
+                f"{name} switched off the grader's checks (a profiler or dispatch mode was removed)\n  call: {call.text}"
             )
         if outcome.exit_code is not None:
             raise CheckFailure(
-                f"{name} called sys.exit({outcome.exit_code!r}): a function returns its result, it never ends the program\n  call: {text}"
+                f"{name} called sys.exit({outcome.exit_code!r}): a function returns its result, it never ends the program\n  call: {call.text}"
             )
         if outcome.raised is not None:
             if outcome.raised["type"] == "MemoryError" or "can't allocate memory" in outcome.raised["message"]:
-                self._give_up(name, f"{name} ran out of memory: it asked for more than the limit allows\n  call: {text}")
-            raise _student_exception(outcome, text)
+                self._give_up(name, f"{name} ran out of memory: it asked for more than the limit allows\n  call: {call.text}")
+            raise _student_exception(outcome, call.text)
         if outcome.modified:
             raise CheckFailure(
-                f"{name} modified its input {outcome.modified[0]} in place: work on a copy (e.g. with .clone())\n  call: {text}"
+                f"{name} modified its input {outcome.modified[0]} in place: work on a copy (e.g. with .clone())\n  call: {call.text}"
             )
         result = outcome.result
         if outcome.after is not None:
@@ -365,7 +398,8 @@ class Student:
         if outcome.result_is is not None:
             where, key = outcome.result_is
             result = args[key] if where == "args" else kwargs[key]
-        _log.add(Call(function=name, text=text, result=result))
+        call.result = result
+        _log.add(call)
         return result
 
     def _give_up(self, name: str, reason: str) -> None:
