@@ -22,17 +22,20 @@ import math
 import os
 import queue
 import tempfile
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.assignment import Assignment
-from autograder.plugin import Scoreboard
 from autograder.results import GRADED, atomic_write_text, write_feedback, write_grades_csv, write_results_json
 from autograder.submissions import NO_SUBMISSION, Submission, content_hash, discover
+
+if TYPE_CHECKING:  # the parent process only plans and gathers: torch and pytest are for the grading processes
+    from autograder.plugin import Scoreboard
 
 MARKER = ".graded.json"
 
@@ -217,14 +220,22 @@ def grade_all(
     with tempfile.TemporaryDirectory(prefix="convgrade-examples-") as examples, ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_process, initargs=(events, Path(examples), cores)
     ) as pool:
-        futures = {pool.submit(grade_chunk, chunk, call_timeout=call_timeout): chunk for chunk in chunks(todo, workers)}
+        schedule = Schedule(chunks(todo, workers))
+        futures: dict[Any, list[Job]] = {}
         quiet = 0.0  # seconds without news since every chunk ended
         while pending and quiet < 2.0:
+            running = [future for future in futures if not future.done()]
+            while len(running) < workers and schedule.waiting:  # one chunk per process: the next is chosen late
+                chunk = schedule.next()
+                future = pool.submit(grade_chunk, chunk, call_timeout=call_timeout)
+                futures[future] = chunk
+                running.append(future)
             try:
-                out, row = events.get(timeout=0.2)
+                out, row = events.get(timeout=0.05)
             except queue.Empty:
-                quiet = quiet + 0.2 if all(future.done() for future in futures) else 0.0
+                quiet = quiet + 0.05 if not running and not schedule.waiting else 0.0
                 continue
+            schedule.seen(out)
             record(pending.pop(out), row)
     for future, chunk in futures.items():  # the jobs of a chunk the grader failed on: their rows say so
         for job in chunk:
@@ -232,6 +243,50 @@ def grade_all(
                 exc = future.exception() or RuntimeError("the grading process gave no result")
                 record(pending.pop(job.out), _error_row(job, exc))
     return rows
+
+
+class Schedule:
+    """Which chunk a free grading process takes next: the costliest first, so that a run ends on cheap ones.
+
+    Chunks of an assignment not yet measured go first, in the order given
+    (every assignment's first chunk before any second one); after that, the
+    chunk whose submissions take longest in all, from the seconds each
+    submission of its assignment took so far.
+    """
+
+    def __init__(self, chunks: list[list[Job]]) -> None:
+        self.waiting = list(chunks)
+        self._seconds: dict[str, list[float]] = {}  # assignment -> seconds per submission, as measured
+        self._last: dict[Path, tuple[float, bool]] = {}  # a running chunk's next job -> (when the one before ended, first of its chunk)
+        self._following: dict[Path, Job] = {}  # a job -> the next of its chunk
+        self._assignment: dict[Path, str] = {}
+
+    def next(self) -> list[Job]:
+        unmeasured = [chunk for chunk in self.waiting if chunk[0].submission.assignment not in self._seconds]
+        if unmeasured:
+            chunk = unmeasured[0]
+        else:
+            chunk = max(self.waiting, key=lambda c: len(c) * _mean(self._seconds[c[0].submission.assignment]))
+        self.waiting.remove(chunk)
+        self._last[chunk[0].out] = (time.monotonic(), True)
+        for job, following in zip(chunk, chunk[1:]):
+            self._following[job.out] = following
+        self._assignment.update((job.out, job.submission.assignment) for job in chunk)
+        return chunk
+
+    def seen(self, out: Path) -> None:
+        """A submission was graded (the one written to ``out``)."""
+        now = time.monotonic()
+        before, first = self._last.pop(out, (now, True))
+        if not first:  # a chunk's first submission also pays for collecting the tests
+            self._seconds.setdefault(self._assignment[out], []).append(now - before)
+        following = self._following.pop(out, None)
+        if following is not None:
+            self._last[following.out] = (now, False)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def _key(job: Job) -> tuple[str, str]:

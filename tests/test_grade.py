@@ -124,7 +124,7 @@ def _jobs(count: int, assignment: str = "03_padding") -> list:
     from autograder.submissions import Submission
 
     return [
-        Job(Submission(student=f"s{i:02d}", assignment=assignment, folder=None, error=None), ROOT / "source" / assignment, Path(f"/nowhere/s{i:02d}"), "")
+        Job(Submission(student=f"s{i:02d}", assignment=assignment, folder=None, error=None), ROOT / "source" / assignment, Path(f"/nowhere/s{i:02d}/{assignment}"), "")
         for i in range(count)
     ]
 
@@ -154,3 +154,21 @@ def test_when_the_grader_itself_fails_on_a_chunk_its_submissions_get_error_rows(
         ("s01", "grader error: RuntimeError: the tests did not collect"),
         ("s02", "grader error: RuntimeError: the tests did not collect"),
     ]
+
+
+def test_a_free_process_takes_the_costliest_chunk_once_every_assignment_is_measured(monkeypatch):
+    from autograder import grade as grading
+
+    clock = [0.0]
+    monkeypatch.setattr(grading.time, "monotonic", lambda: clock[0])
+    cheap, costly = _jobs(6, "01_convolution"), _jobs(6, "07_kaiming_init")
+    schedule = grading.Schedule(grading.chunks(cheap + costly, workers=3))
+    assert [len(chunk) for chunk in schedule.waiting] == [2, 2, 2, 2, 2, 2]
+    first, second = schedule.next(), schedule.next()  # nothing measured yet: the order given
+    assert [first[0].submission.assignment, second[0].submission.assignment] == ["01_convolution", "07_kaiming_init"]
+    for chunk, seconds in ((first, 0.1), (second, 0.9)):
+        for job in chunk:
+            clock[0] += seconds
+            schedule.seen(job.out)
+    picked = [schedule.next()[0].submission.assignment for _ in range(4)]
+    assert picked == ["07_kaiming_init", "07_kaiming_init", "01_convolution", "01_convolution"]
