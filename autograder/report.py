@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from autograder.plugin import CheckResult, Scoreboard
+if TYPE_CHECKING:  # `convgrade grade` prints its gradebook without importing pytest or torch
+    from autograder.plugin import CheckResult, Scoreboard
 
 
 def _points(value: float) -> str:
@@ -62,6 +64,8 @@ def assignments_table(boards: dict[str, Scoreboard], *, title: str | None = None
 
 def by_assignment(board: Scoreboard) -> dict[str, Scoreboard]:
     """The board split per assignment, in the order they ran."""
+    from autograder.plugin import Scoreboard
+
     boards: dict[str, Scoreboard] = {}
     for result in board.results:
         boards.setdefault(result.assignment, Scoreboard()).results.append(result)
