@@ -37,6 +37,8 @@ DTYPES: dict[str, torch.dtype] = {
         torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
     )
 }  # fmt: skip
+_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+_NUMPY_DTYPES = frozenset(DTYPES.values()) - {torch.bfloat16}
 MAX_MESSAGE = 512 * 2**20  # bytes in one message, buffers included
 MAX_DEPTH = 32
 _HEADER = struct.Struct(">I")
@@ -67,13 +69,18 @@ class _Encoder:
         return len(self.buffers) - 1
 
     def tensor(self, tensor: torch.Tensor) -> dict:
-        plain = tensor.detach().as_subclass(torch.Tensor)
-        plain = plain.cpu().contiguous()
-        raw = plain.reshape(-1).view(torch.uint8) if plain.numel() else torch.empty(0, dtype=torch.uint8)
+        plain = tensor.detach() if type(tensor) is torch.Tensor else tensor.detach().as_subclass(torch.Tensor)
+        if plain.device.type != "cpu":
+            plain = plain.cpu()
+        plain = plain.resolve_conj().resolve_neg().contiguous()
+        if plain.dtype in _NUMPY_DTYPES:
+            data = plain.numpy().tobytes()
+        else:  # bfloat16, which numpy lacks: its bytes
+            data = plain.reshape(-1).view(torch.uint8).numpy().tobytes() if plain.numel() else b""
         return {
-            "dtype": str(plain.dtype).removeprefix("torch."),
+            "dtype": _DTYPE_NAMES.get(plain.dtype) or str(plain.dtype).removeprefix("torch."),
             "shape": list(plain.shape),
-            "buffer": self.buffer(raw.numpy().tobytes()),
+            "buffer": self.buffer(data),
             "subclass": None if type(tensor) is torch.Tensor else type(tensor).__qualname__,
         }
 
@@ -133,8 +140,7 @@ class _Decoder:
         data = self.buffer(spec.get("buffer"))
         if math.prod(shape) * dtype.itemsize != len(data):
             raise ProtocolError(f"tensor of shape {shape} and {dtype} does not fit {len(data)} bytes")
-        raw = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
-        tensor = raw.view(dtype).reshape(shape)
+        tensor = torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if data else torch.empty(shape, dtype=dtype)
         subclass = spec.get("subclass")
         if subclass is not None:
             return Foreign(type_name=str(subclass)[:100], text=f"<{str(subclass)[:100]} tensor>", tensor=tensor)

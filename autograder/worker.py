@@ -29,6 +29,7 @@ and comes back, capped, with each call's answer.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import resource
@@ -258,6 +259,8 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.zeros(1).add_(1)  # settle torch's lazy set-up before any fork
     _not_dumpable()
+    gc.collect()
+    gc.freeze()  # a child's collections then leave the zygote's objects, and their pages, alone
     control = socket.socket(fileno=os.dup(0))
     os.close(0)
     zygote = Zygote(control)

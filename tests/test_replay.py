@@ -103,3 +103,24 @@ def test_examples_drawn_by_one_process_are_read_by_the_others(tmp_path):
     kept = second._shared("test_a.py::test_b", lambda: pytest.fail("drawn a second time"))
     assert kept[0]["n"] == 3 and torch.equal(kept[0]["x"], torch.arange(4.0))
     assert [path.suffix for path in tmp_path.iterdir()] == [".pickle"], "one file per test, written whole"
+
+
+def test_each_submission_gets_fresh_copies_of_the_drawn_examples():
+    from autograder.replay import fresh
+
+    examples = record(_cases_check, {})
+    assert len(examples) == 20
+    for drawn in examples:
+        copied = fresh(drawn)
+        case = copied["case"]
+        assert type(case) is type(drawn["case"]) and case.stride == drawn["case"].stride
+        assert torch.equal(case.input, drawn["case"].input) and case.input.stride() == drawn["case"].input.stride()
+        case.input.add_(1)  # a check that changes its input in place
+        assert not torch.equal(case.input, drawn["case"].input), "the next submission still gets the drawn values"
+        assert copied["sizes"] == drawn["sizes"] and copied["dtype"] is drawn["dtype"]
+
+
+@PROFILE
+@given(case=conv_cases(stride=True, padding=True), sizes=st.tuples(st.integers(1, 4), st.integers(1, 4)), dtype=st.sampled_from([torch.float32, torch.float64]))
+def _cases_check(case, sizes, dtype):
+    pass
