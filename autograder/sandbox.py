@@ -2,15 +2,19 @@
 ``SandboxedStudent`` whose calls run there.
 
 The worker (``autograder.worker``) runs under bubblewrap with no network, no
-view of the course, the submissions or the outputs (only the Python
-installation and the ``autograder`` package, read-only), a private ``/tmp``, a
-private PID namespace and a scrubbed environment; each submission's child gets
-resource limits (CPU time, address space, file size, open files, processes). Where ``bwrap``
-is missing the worker runs as a plain child process with the same limits, and
-the grader says so loudly.
+capabilities, no view of the course, the submissions or the outputs (only the
+Python installation and the ``autograder`` package, read-only), a private
+``/tmp``, a private PID namespace and a scrubbed environment; it cannot be
+traced by what it forks, and each submission's child gets resource limits (CPU
+time, address space, file size, open files, processes). Where ``bwrap`` is
+missing the worker runs as a plain child process with the same limits, and the
+grader says so loudly.
 
-Nothing the worker sends is executed or unpickled: answers are
-``autograder.protocol`` values, turned into results or failures by ``Student``.
+The grader talks to the worker over a control socket (open a child, close it,
+hear that it died) and to each child over two pipes of its own, reading with a
+deadline and a size limit. Nothing that comes back is executed or unpickled:
+answers are ``autograder.protocol`` values, turned into results or failures by
+``Student``.
 """
 
 from __future__ import annotations
