@@ -5,7 +5,7 @@ The package is small enough to read in one sitting; start with these:
 - ``assignment``: what an assignment folder holds (``assignment.toml``).
 - ``release``: ``source/`` -> ``assignments/`` (stubs) and ``solutions/``.
 - ``student``: the student's module as tests see it; every call checked.
-- ``forbidden``: the library calls an exercise forbids, caught at the ATen level.
+- ``forbidden``: the library calls an exercise forbids; ``monitor`` catches them as student code runs.
 - ``compare``: ``assert_same`` and ``expect_error``, with messages for students.
 - ``mistakes``: the known mistakes a failure message can name.
 - ``plugin``: the pytest plugin (``student`` fixture, ``points`` marker, reasons).

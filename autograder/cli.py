@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from autograder.assignment import Assignment, AssignmentError, assignments_in, enclosing_assignment, find_course_root
+from autograder.assignment import AssignmentError, assignments_in, enclosing_assignment, find_course_root
 
 app = typer.Typer(
     help="convgrade: an auto-graded course on convolution, and its autograder.",

@@ -16,14 +16,18 @@ The pipeline reads top to bottom:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
 import os
 import queue
+import signal
+import socket
+import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograder.assignment import Assignment
+from autograder.bubblewrap import bubblewrap_available, launch, warn_unsandboxed
 from autograder.results import GRADED, atomic_write_text, write_feedback, write_grades_csv, write_results_json
 from autograder.submissions import NO_SUBMISSION, Submission, content_hash, discover
 
@@ -151,36 +156,47 @@ def chunks(jobs: list[Job], workers: int) -> list[list[Job]]:
 PRELOAD = ["torch", "autograder.runner", "autograder.sandbox", "autograder.results"]  # what every grading process needs
 
 
-def _init_process(events: object = None, examples: Path | None = None, cores: object = None) -> None:
+@dataclass(frozen=True)
+class Launched:
+    """Workers the parent launched, one per grading process, and how the processes share out cores and workers."""
+
+    workers: list  # (control socket, process id) of each, in the order the processes take them
+    sandboxed: bool
+    pinned: bool  # whether process i keeps to core i, with worker i
+    taken: Any  # a shared counter: the next process's index
+
+
+def _init_process(events: object = None, examples: Path | None = None, launched: Launched | None = None) -> None:
     """A grading process: one torch thread (two per core oversubscribe; shared/PERFORMANCE.md).
 
     ``examples``: where the processes of this run share the property tests'
-    examples. ``cores``: a shared counter; each process takes the next core
-    for itself and its sandboxed worker, which then wake each other on the
-    same core rather than across two.
+    examples. ``launched``: the workers the parent started for the processes;
+    this one takes the next, and the core it runs on, so that a grading process
+    and its worker wake each other on one core rather than across two.
     """
-    global _events
+    global _events, _worker
     import torch
 
     from autograder import runner
+    from autograder.sandbox import Worker
 
     torch.set_num_threads(1)
     if examples is not None:
         runner.share_examples(examples)
-    if cores is not None:
-        _pin(cores)
+    if launched is not None:
+        with launched.taken.get_lock():
+            index, launched.taken.value = launched.taken.value, launched.taken.value + 1
+        for other, (control, _) in enumerate(launched.workers):
+            if other != index:
+                control.close()  # each worker has one grading process: it hears when that one ends
+        if index < len(launched.workers):
+            control, pid = launched.workers[index]
+            _worker = Worker.adopt(control, pid, sandbox=launched.sandboxed)
+        if launched.pinned:
+            os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[index]})
     gc.collect()
     gc.freeze()  # what is imported lives as long as the process: no later collection need walk it again
     _events = events
-
-
-def _pin(cores: Any) -> None:
-    """Keep this process (and the worker it starts) on one core of its own."""
-    usable = sorted(os.sched_getaffinity(0))
-    with cores.get_lock():
-        index, cores.value = cores.value, cores.value + 1
-    if index < len(usable):
-        os.sched_setaffinity(0, {usable[index]})
 
 
 def grade_all(
@@ -212,13 +228,20 @@ def grade_all(
                     if _key(job) not in reported:
                         record(job, _error_row(job, exc))
         return rows
-    context = get_context("forkserver")  # a server that imports torch and the harness once, then forks each process
+    # The workers import torch while a forkserver imports it (and the harness) for the grading processes it forks.
+    sandboxed = bubblewrap_available()
+    if not sandboxed:
+        warn_unsandboxed()
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = workers <= len(cores)
+    started = [launch(sandboxed=sandboxed, core=cores[i] if pinned else None) for i in range(workers)]
+    context = get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     events = context.Queue()
     pending = {job.out: job for job in todo}
-    cores = context.Value("i", 0) if workers <= len(os.sched_getaffinity(0)) else None
-    with tempfile.TemporaryDirectory(prefix="convgrade-examples-") as examples, ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_process, initargs=(events, Path(examples), cores)
+    launched = Launched([(control, process.pid) for process, control in started], sandboxed, pinned, context.Value("i", 0))
+    with _stopping(started), tempfile.TemporaryDirectory(prefix="convgrade-examples-") as examples, ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_process, initargs=(events, Path(examples), launched)
     ) as pool:
         schedule = Schedule(chunks(todo, workers))
         futures: dict[Any, list[Job]] = {}
@@ -243,6 +266,19 @@ def grade_all(
                 exc = future.exception() or RuntimeError("the grading process gave no result")
                 record(pending.pop(job.out), _error_row(job, exc))
     return rows
+
+
+@contextlib.contextmanager
+def _stopping(started: list[tuple[subprocess.Popen, socket.socket]]) -> Iterator[None]:
+    """Kill and reap the workers this process launched for its grading processes, once they are done."""
+    try:
+        yield
+    finally:
+        for process, control in started:
+            control.close()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 class Schedule:

@@ -21,19 +21,15 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import autograder
 from autograder.assignment import Assignment
+from autograder.bubblewrap import bubblewrap_available, launch, warn_unsandboxed
 from autograder.protocol import Frames, ProtocolError, decode, framed
 from autograder.student import CheckFailure, Outcome, Student
 
@@ -52,50 +48,6 @@ class Limits:
     processes: int = 256  # RLIMIT_NPROC; the kernel does not hold root to it (the PID namespace and the kill after each call do)
 
 
-class SandboxWarning(UserWarning):
-    """Student code runs without bubblewrap's isolation."""
-
-
-def bwrap_command(python: str) -> list[str]:
-    """The bubblewrap command line that starts a worker."""
-    package = str(Path(autograder.__file__).resolve().parent)
-    readable = {"/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", sys.prefix, sys.base_prefix, package}
-    readable |= {str(Path(python).resolve().parent.parent)}
-    # The private /tmp comes first: bound after it, a project or venv that lives under /tmp stays visible.
-    # No capabilities: a grader running as root would otherwise hand them to student code (bwrap keeps them for root).
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--clearenv", "--tmpfs", "/tmp"]
-    for path in sorted(readable):
-        command += ["--ro-bind-try", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
-    for key, value in _worker_environment(private_pids=True).items():
-        command += ["--setenv", key, value]
-    return [*command, python, "-m", "autograder.worker"]
-
-
-def _worker_environment(*, private_pids: bool) -> dict[str, str]:
-    """The whole environment a worker gets: nothing of the grader's."""
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": "/tmp",
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "CONVGRADE_PRIVATE_PIDS": "1" if private_pids else "0",
-    }
-
-
-def bubblewrap_available() -> bool:
-    """Whether ``bwrap`` is installed and can make its namespaces here."""
-    if shutil.which("bwrap") is None:
-        return False
-    probe = subprocess.run(
-        ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, timeout=30
-    )
-    return probe.returncode == 0
-
-
 class Worker:
     """A warm worker in its sandbox; replaced whenever it stops answering or dies.
 
@@ -110,40 +62,42 @@ class Worker:
         self.limits = limits
         self.sandboxed = bubblewrap_available() if sandbox is None else sandbox
         if not self.sandboxed:
-            warnings.warn(
-                "bubblewrap (bwrap) is not available: student code runs WITHOUT a sandbox, with resource "
-                "limits only. Install it (Debian: apt-get install bubblewrap) before grading real submissions.",
-                SandboxWarning,
-                stacklevel=2,
-            )
+            warn_unsandboxed(stacklevel=3)
         self.process: subprocess.Popen | None = None
+        self._pid: int | None = None  # the worker's process (bubblewrap's, in a sandbox), ours or handed over
         self._control: _Channel | None = None  # to the zygote (a Unix socket: it carries pipe ends)
+        self._ready = False
         self._child: tuple[int, _Channel] | None = None  # to the current child: (its inbox, its outbox)
 
+    @classmethod
+    def adopt(cls, control: socket.socket, pid: int, *, limits: Limits = Limits(), sandbox: bool) -> Worker:
+        """A worker another process launched (``autograder.bubblewrap.launch``): a copy of its control socket, and its process id.
+
+        The launching process reaps it; this one uses it, and stops it when it fails.
+        """
+        worker = cls(limits, sandbox=sandbox)
+        worker._control, worker._pid = _Channel(control.detach()), pid
+        return worker
+
     def _start(self) -> None:
-        python = sys.executable
-        if self.sandboxed:
-            command, env = bwrap_command(python), None
-        else:
-            command, env = [python, "-m", "autograder.worker"], _worker_environment(private_pids=False)
-            env["PYTHONPATH"] = str(Path(autograder.__file__).resolve().parent.parent)
-        ours, theirs = socket.socketpair()
-        with theirs:
-            self.process = subprocess.Popen(
-                command, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=env, cwd="/tmp", start_new_session=True,
-            )  # fmt: skip
-        self._control = _Channel(ours.detach())
+        self.process, control = launch(sandboxed=self.sandboxed)
+        self._control, self._pid, self._ready = _Channel(control.detach()), self.process.pid, False
+        self._await_ready()
+
+    def _await_ready(self) -> None:
         ready = self._control_event(START_TIMEOUT)
         if not (type(ready) is dict and ready.get("ready")):
             self.stop()
             raise RuntimeError(f"the grading worker did not start: {ready!r}")
+        self._ready = True
 
     def open(self, request: dict, timeout: float) -> dict:
         """Start a child for one submission (``request`` as ``autograder.worker`` says); its first answer."""
-        if self.process is None or self.process.poll() is not None:
+        if self._control is None or (self.process is not None and self.process.poll() is not None):
             self.stop()
             self._start()
+        elif not self._ready:
+            self._await_ready()
         self.close()
         inbox_r, inbox_w = os.pipe()
         outbox_r, outbox_w = os.pipe()
@@ -248,14 +202,14 @@ class Worker:
         if self._control is not None:
             self._control.close()
             self._control = None
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.process.wait()
-        self.process = None
+        if self._pid is not None:
+            try:
+                os.killpg(self._pid, signal.SIGKILL)  # its own session: bubblewrap, the zygote and every child
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.process is not None:  # ours to reap; an adopted worker is reaped by the process that launched it
+            self.process.wait()
+        self.process, self._pid, self._ready = None, None, False
 
 
 class _Channel:

@@ -34,7 +34,8 @@ import torch
 
 from autograder import describe
 from autograder.assignment import Assignment
-from autograder.forbidden import ForbiddenCallMonitor, Violation
+from autograder.forbidden import Violation
+from autograder.monitor import ForbiddenCallMonitor
 
 DEFAULT_CALL_TIMEOUT = 10.0
 
@@ -269,7 +270,7 @@ def run_call(
     """Call the student's ``name`` on copies of the arguments, under the monitor and a time limit.
 
     ``aten=False`` watches for forbidden calls by builtin rather than by operator
-    (``autograder.forbidden``: cheaper, for a function already watched once).
+    (``autograder.monitor``: cheaper, for a function already watched once).
     """  # fmt: skip
     function = getattr(module, name, None)
     if not callable(function):

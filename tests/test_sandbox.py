@@ -14,7 +14,8 @@ import torch
 
 from autograder.assignment import Assignment
 from autograder.compare import assert_same
-from autograder.sandbox import SandboxedStudent, Worker, bubblewrap_available
+from autograder.bubblewrap import bubblewrap_available
+from autograder.sandbox import SandboxedStudent, Worker
 from autograder.student import CheckFailure, forget_calls, printed_output
 
 HOSTILE = textwrap.dedent(
@@ -213,7 +214,7 @@ def test_lying_objects_arrive_as_names_and_fail_the_comparison(student):
 
 
 def test_the_private_tmp_is_mounted_before_the_read_only_binds():
-    from autograder.sandbox import bwrap_command
+    from autograder.bubblewrap import bwrap_command
 
     command = bwrap_command("/usr/bin/python3")
     # A project or venv under /tmp (CI clones there) must stay visible inside the sandbox.
@@ -224,7 +225,7 @@ def test_the_private_tmp_is_mounted_before_the_read_only_binds():
 
 def test_without_bubblewrap_the_grader_warns_and_a_limited_child_still_contains_each_call(tmp_path):
     """The rlimits-only fallback: loud, and still one crash or hang per check, never the grader's."""
-    from autograder.sandbox import SandboxWarning
+    from autograder.bubblewrap import SandboxWarning
 
     folder = tmp_path / "01_hostile"
     folder.mkdir()
