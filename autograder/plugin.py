@@ -177,18 +177,28 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
 @pytest.fixture(scope="module")
 def assignment(request: pytest.FixtureRequest) -> Assignment:
     """The assignment the test file belongs to (its folder holds ``assignment.toml``)."""
+    return _assignment_for(request.path)
+
+
+def _assignment_for(path: Path) -> Assignment:
     try:
-        found = enclosing_assignment(request.path)
+        found = enclosing_assignment(path)
     except AssignmentError as exc:
         raise pytest.UsageError(str(exc)) from None
     if found is None:
-        raise pytest.UsageError(f"{request.path} is not inside an assignment folder (no assignment.toml above it)")
+        raise pytest.UsageError(f"{path} is not inside an assignment folder (no assignment.toml above it)")
     return found
 
 
 @pytest.fixture(scope="module")
-def student(request: pytest.FixtureRequest, assignment: Assignment) -> Student:
-    """The student's module; ``student.pad2d(...)`` calls their function, checked."""
+def student(request: pytest.FixtureRequest) -> Student:
+    """The student's module; ``student.pad2d(...)`` calls their function, checked.
+
+    It finds its assignment itself rather than through the ``assignment``
+    fixture: every fixture a check depends on costs pytest work per check, and a
+    batch run sets up each check hundreds of times.
+    """
+    assignment = _assignment_for(request.path)
     config = request.config
     folder = config.stash.get(STUDENT_DIR, None) or Path(config.getoption("student_dir") or assignment.folder)
     cache: dict[tuple[Path, Path], Student] = request.config.stash.setdefault(_STUDENTS, {})
