@@ -104,7 +104,8 @@ def share_examples(folder: Path) -> None:
     """Draw each property test's examples once for every process of a run: they are kept in ``folder``."""
     _REPLAY.folder = folder
 
-BATCH_ARGS = (  # pytest plugins whose per-check work a grader never reads
+BATCH_ARGS = (  # no plugin scan per session (ours is named), and no pytest plugin whose per-check work a grader never reads
+    "--disable-plugin-autoload", "-p", "autograder.plugin",
     *(arg for name in (
         "unraisableexception", "threadexception", "logging", "faulthandler", "terminal", "anyio", "subtests",
         "unittest", "doctest", "junitxml", "pastebin", "legacypath", "setuponly", "setupplan",
