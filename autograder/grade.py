@@ -9,8 +9,11 @@ The pipeline reads top to bottom:
    code in a sandboxed worker; for each, ``write_job`` writes results.json,
    feedback.md/.html and, last, a ``.graded.json`` marker, atomically, so a crash
    loses at most the submission in hand and a rerun skips what is done;
-3. ``grade_all``: the plan cut into ``chunks`` spread over worker processes, with
-   progress shown per submission;
+3. ``grade_all``: the plan cut into ``chunks`` spread over grading processes, with
+   progress shown per submission. A forkserver imports torch and the harness
+   once and forks the processes; meanwhile this process launches one sandboxed
+   worker per grading process, which each takes, with a core of its own
+   (``_init_process``). A free process takes the chunk ``Schedule`` picks;
 4. ``grades.csv`` written from every marker, whatever ran in this invocation.
 """
 
@@ -28,7 +31,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -160,7 +163,7 @@ PRELOAD = ["torch", "autograder.runner", "autograder.sandbox", "autograder.resul
 class Launched:
     """Workers the parent launched, one per grading process, and how the processes share out cores and workers."""
 
-    workers: list  # (control socket, process id) of each, in the order the processes take them
+    workers: list[tuple[socket.socket, int]]  # (control socket, process id) of each, in the order the processes take them
     sandboxed: bool
     pinned: bool  # whether process i keeps to core i, with worker i
     taken: Any  # a shared counter: the next process's index
@@ -250,9 +253,14 @@ def grade_all(
             running = [future for future in futures if not future.done()]
             while len(running) < workers and schedule.waiting:  # one chunk per process: the next is chosen late
                 chunk = schedule.next()
-                future = pool.submit(grade_chunk, chunk, call_timeout=call_timeout)
+                try:
+                    future = pool.submit(grade_chunk, chunk, call_timeout=call_timeout)
+                except BrokenExecutor as exc:  # a grading process died: what is left gets error rows below
+                    future = Future()
+                    future.set_exception(exc)
+                else:
+                    running.append(future)
                 futures[future] = chunk
-                running.append(future)
             try:
                 out, row = events.get(timeout=0.05)
             except queue.Empty:

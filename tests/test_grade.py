@@ -172,3 +172,51 @@ def test_a_free_process_takes_the_costliest_chunk_once_every_assignment_is_measu
             schedule.seen(job.out)
     picked = [schedule.next()[0].submission.assignment for _ in range(4)]
     assert picked == ["07_kaiming_init", "07_kaiming_init", "01_convolution", "01_convolution"]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            pass
+    return found
+
+
+def _grading_processes(grader: int) -> list[int]:
+    """The processes the forkserver forked for a grader: children of its child that runs multiprocessing's forkserver."""
+    for child in _children(grader):
+        with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            if b"forkserver" in cmdline.read():
+                return _children(child)
+    return []
+
+
+def test_a_grading_process_that_dies_costs_rows_marked_as_grader_errors_which_a_rerun_grades(submitted, tmp_path):
+    for i in range(6):  # enough for two chunks that are still running when one of their processes is killed
+        shutil.copytree(submitted / ("ada" if i % 2 else "dev"), submitted / f"extra{i}")
+    both = ("-a", "01_convolution", "--workers", "2")  # a second assignment: chunks still waiting when the process dies
+    clean = tmp_path / "clean"
+    assert grade(submitted, clean, *both).returncode == 0
+    broken = tmp_path / "broken"
+    process = grade(submitted, broken, *both, background=True)
+    deadline = time.monotonic() + 300
+    while not list(broken.glob("*/03_padding/.graded.json")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    victims = _grading_processes(process.pid)
+    assert victims, "two grading processes, forked by the forkserver"
+    os.kill(victims[0], signal.SIGKILL)
+    assert process.wait(timeout=300) == 0, "the batch completes: the grader's failure is in the rows"
+    rows = grades(broken)
+    assert len(rows) == len(grades(clean))
+    failed = [row for row in rows if row["status"].startswith("grader error")]
+    assert failed, "the killed process's submissions say so"
+    assert all(not (broken / row["student_id"] / "03_padding" / ".graded.json").exists() for row in failed)
+    again = grade(submitted, broken, *both)
+    assert again.returncode == 0
+    assert grades(broken) == grades(clean)
+    regraded = [line for line in again.stdout.splitlines() if line.startswith("[") and "(already graded)" not in line]
+    assert len(regraded) == len(failed), "only what the failure cost is graded again"
