@@ -111,7 +111,7 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
     _take_output(output)  # what the module printed as it was imported is not any check's
     write_message(outbox, {"ok": True})
     forbidden, timeout = tuple(request["forbidden"]), request["timeout"]
-    returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.forbidden)
+    returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.monitor)
     while True:
         try:
             call = read_message(inbox)
@@ -133,9 +133,9 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
             write_message(outbox, Outcome(params=outcome.params, raised={"type": "RuntimeError", "message": f"could not send the result: {exc}", "frames": []}).to_message())
 
 
-def _kill_strays(keep: frozenset[int] = frozenset()) -> None:
-    """In the private PID namespace: kill every process but this one, its parent, bubblewrap's init and ``keep``."""
-    keep = keep | {os.getpid(), os.getppid(), 1}
+def _kill_strays() -> None:
+    """In the private PID namespace: kill every process but this one, its parent and bubblewrap's init."""
+    keep = {os.getpid(), os.getppid(), 1}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) not in keep:
             try:
