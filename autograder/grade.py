@@ -156,7 +156,9 @@ def chunks(jobs: list[Job], workers: int) -> list[list[Job]]:
     return [chunk for chunks_of_turn in rounds for chunk in chunks_of_turn]
 
 
-PRELOAD = ["torch", "autograder.runner", "autograder.sandbox", "autograder.results"]  # what every grading process needs
+PRELOAD = [  # what every grading process needs: the course's tests import hypothesis and the comparisons too
+    "torch", "hypothesis.strategies", "autograder.runner", "autograder.sandbox", "autograder.results", "autograder.compare",
+]
 
 
 @dataclass(frozen=True)
