@@ -9,8 +9,9 @@ The package is small enough to read in one sitting; start with these:
 - ``compare``: ``assert_same`` and ``expect_error``, with messages for students.
 - ``mistakes``: the known mistakes a failure message can name.
 - ``plugin``: the pytest plugin (``student`` fixture, ``points`` marker, reasons).
-- ``runner``: an assignment's checks run in-process (``check`` and ``grade``).
-- ``sandbox``, ``worker``, ``protocol``: where student code runs when graded.
+- ``runner``: an assignment's checks run in-process (``check`` and ``grade``); ``replay``
+  draws property tests' examples once for a batch of submissions.
+- ``sandbox``, ``worker``, ``protocol``, ``bubblewrap``: where student code runs when graded.
 - ``submissions``, ``results``, ``grade``: ``convgrade grade`` and what it writes.
 - ``cli``: the ``convgrade`` command.
 """
