@@ -222,7 +222,10 @@ def grade_all(
         rows.append(row)
         progress(job, row, False)
 
-    if workers <= 1:
+    workers = min(workers, len(chunks(todo, workers)))  # no process (nor worker) without a chunk to grade
+    if workers == 0:
+        return rows
+    if workers == 1:
         _init_process()
         for chunk in chunks(todo, 1):
             try:
