@@ -226,9 +226,6 @@ class _Channel:
             self._socket = socket.socket(fileno=self.fd)
         return self._socket
 
-    def fileno(self) -> int:
-        return self.fd
-
     def read(self) -> bytes | None:
         """Read what is there; a whole frame once there is one. ``EOFError`` when the other end closed."""
         chunk = os.read(self.fd, min(self.frames.wanted(), 2**20))
