@@ -56,8 +56,8 @@ MODULES = {
 # Releasing: nbgrader leaves the modules alone; convgrade's hooks write the stub / the reference.
 for app in ("GenerateAssignmentApp", "GenerateSolutionApp"):
     c[app].CourseDirectory.ignore = NEVER_COPIED + sorted(set(MODULES.values()))
-c.GenerateAssignment.post_convert_hook = "autograder.release.nbgrader_wrote_student_release"
-c.GenerateSolution.post_convert_hook = "autograder.release.nbgrader_wrote_reference"
+c.GenerateAssignment.post_convert_hook = "autograder.release.hooks.nbgrader_wrote_student_release"
+c.GenerateSolution.post_convert_hook = "autograder.release.hooks.nbgrader_wrote_reference"
 
 # The reference notebooks are not executed (no outputs): solutions/ stays byte-for-byte
 # reproducible. tests/test_notebooks.py runs every one of them instead.

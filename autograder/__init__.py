@@ -1,18 +1,26 @@
 """convgrade: an auto-graded course module on convolution, and its autograder.
 
-The package is small enough to read in one sitting; start with these:
+The folders follow the pipeline ``source/ -> release -> checks -> sandbox -> grading -> results``:
 
-- ``assignment``: what an assignment folder holds (``assignment.toml``).
-- ``release``: ``source/`` -> ``assignments/`` (stubs) and ``solutions/``.
-- ``student``: the student's module as tests see it; every call checked.
-- ``forbidden``: the library calls an exercise forbids; ``monitor`` catches them as student code runs.
-- ``compare``: ``assert_same`` and ``expect_error``, with messages for students.
-- ``mistakes``: the known mistakes a failure message can name.
-- ``plugin``: the pytest plugin (``student`` fixture, ``points`` marker, reasons).
-- ``runner``: an assignment's checks run in-process (``check`` and ``grade``); ``replay``
-  draws property tests' examples once for a batch of submissions.
-- ``sandbox``, ``worker``, ``protocol``, ``bubblewrap``: where student code runs when graded.
-- ``submissions``, ``results``, ``grade``: ``convgrade grade`` and what it writes.
+- ``release/``: ``source/`` -> ``assignments/`` (stubs) and ``solutions/`` (reference).
+- ``checks/``: the pytest plugin (``student`` fixture, ``points`` marker), failure
+  explanations, score tables, and the runs: one student's (``convgrade check``)
+  or many submissions in one session (``convgrade grade``).
+- ``sandbox/``: where student code runs: launched under bubblewrap, reached
+  through a client, spoken to in a wire format of plain values; inside, a zygote
+  forks a child per submission that runs one call at a time under the monitor.
+- ``grading/``: ``convgrade grade``: submissions, jobs and markers, a pool of
+  grading processes, one chunk, the files it writes, nbgrader's gradebook.
+
+Beside them, the modules everything shares:
+
+- what course files import (these paths are a contract): ``compare``
+  (``assert_same``, ``expect_error``), ``mistakes``, ``inputs``, ``describe``,
+  ``notebook`` (``check()`` in a notebook cell);
+- the course model, no torch, no pytest: ``assignment``, ``forbidden``;
+- the results model, data only: ``scores``;
+- ``student``: the proxy a check calls (the grader's side of every call);
+- ``settings`` (every default, once) and ``atomic`` (the one way a file is replaced);
 - ``cli``: the ``convgrade`` command.
 """
 

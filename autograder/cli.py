@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from autograder import settings
 from autograder.assignment import AssignmentError, assignments_in, enclosing_assignment, find_course_root
 
 app = typer.Typer(
@@ -42,7 +44,8 @@ def release(
     check: Annotated[bool, typer.Option("--check", help="only compare: exit 1 when assignments/ or solutions/ are stale")] = False,
 ) -> None:
     """Generate assignments/ (student stubs) and solutions/ (reference) from source/."""
-    from autograder.release import ReleaseError, plan_release, stale_files, write_release
+    from autograder.release import ReleaseError
+    from autograder.release.plan import plan_release, stale_files, write_release
 
     root = _course_root(root)
     if not (root / "source").is_dir():
@@ -90,8 +93,8 @@ def check(
     details: Annotated[bool, typer.Option(help="after the table, explain every failure in full")] = True,
 ) -> None:
     """Run the visible checks of an assignment against the module in its folder."""
-    from autograder.report import assignments_table, score_table, total_line
-    from autograder.runner import run_visible_checks
+    from autograder.checks.run import run_visible_checks
+    from autograder.checks.tables import assignments_table, score_table, total_line
 
     folder = _resolve_folder(assignment, path)
     try:
@@ -127,15 +130,17 @@ def grade(
     submitted: Annotated[Path, typer.Argument(help="the class's submissions: SUBMITTED/<student>/<assignment>/ or <assignment>.zip")],
     assignment: Annotated[Optional[list[str]], typer.Option("--assignment", "-a", help="grade only this assignment (repeatable; default: every assignment in source/)")] = None,
     out: Annotated[Path, typer.Option(help="where results, feedback and grades.csv go")] = Path("out"),
-    workers: Annotated[int, typer.Option(min=1, help="grading processes, each with its own sandboxed worker")] = max(1, min(2, os.cpu_count() or 1)),
-    timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = 10.0,
+    processes: Annotated[int, typer.Option("--processes", "-j", min=1, help="grading processes, each with a sandbox of its own")] = max(1, min(settings.GRADING_PROCESSES, os.cpu_count() or 1)),
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = settings.CALL_TIMEOUT,
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
     gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
 ) -> None:
     """Grade a class against the visible and hidden tests, with student code in a sandbox."""
-    from autograder.grade import grade_all, plan, write_gradebook
-    from autograder.report import gradebook_table
+    from autograder.grading.jobs import class_grades, plan
+    from autograder.grading.pool import grade_all
+    from autograder.grading.results import GRADES_CSV, write_grades_csv
+    from autograder.grading.table import class_table
 
     root = _course_root(root)
     source = root / "source"
@@ -152,17 +157,18 @@ def grade(
     if not jobs:
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}")
     with _progress(len(jobs)) as advance:
-        rows = grade_all(jobs, workers=workers, call_timeout=timeout, regrade=regrade, progress=advance)
-    book = write_gradebook(out, jobs, rows)
-    console.print(gradebook_table(book))
-    console.print(f"grades: {out / 'grades.csv'}; results and feedback: {out}/<student>/<assignment>/")
+        rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance)
+    grades = class_grades(jobs, rows)
+    write_grades_csv(out / GRADES_CSV, [asdict(row) for row in grades])
+    console.print(class_table(grades))
+    console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")
     if url:
         _record_in_gradebook(url, root, out)
 
 
 def _gradebook_url(value: str) -> str:
     """The gradebook's URL, opened once before grading so a bad one fails at once."""
-    from autograder.gradebook import GradebookError, database_url, open_gradebook
+    from autograder.grading.nbgrader_gradebook import GradebookError, database_url, open_gradebook
 
     url = database_url(value)
     try:
@@ -174,7 +180,7 @@ def _gradebook_url(value: str) -> str:
 
 
 def _record_in_gradebook(url: str, root: Path, out: Path) -> None:
-    from autograder.gradebook import GradebookError, record_grades
+    from autograder.grading.nbgrader_gradebook import GradebookError, record_grades
 
     try:
         recorded = record_grades(url, root, out)

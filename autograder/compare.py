@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from autograder import describe
-from autograder.protocol import Foreign
 from autograder.mistakes import FLOAT32_PRECISION, SIGN_FLIPPED, TRANSPOSED
+from autograder.sandbox.wire import Foreign
 from autograder.student import CheckFailure, call_for, student_call_of
 
 # (rtol, atol): |got - expected| <= atol * scale + rtol * |expected|, where

@@ -4,7 +4,7 @@ Each assignment lists rule keys in its ``assignment.toml`` (``forbidden =
 ["convolution"]``). A rule names the ATen operators behind the forbidden calls
 (every route to a convolution ends in the same operator) and the Python
 functions that never reach a distinctive one (``F.pad(mode="circular")``,
-``numpy.pad``, every ``torch.nn.init`` function). ``autograder.monitor``
+``numpy.pad``, every ``torch.nn.init`` function). ``autograder.sandbox.monitor``
 watches for them while a student's function runs. Nothing here imports torch:
 the grader's parent process reads assignments without it.
 """

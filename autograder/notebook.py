@@ -35,8 +35,8 @@ def check(*names: str, hidden: bool = False, folder: Path | str | None = None) -
     (``"TestPad2d::test_zeros_by_hand"``) of the assignment's visible test file,
     or of its hidden one with ``hidden=True``.
     """
-    from autograder.report import score_table_text
-    from autograder.runner import run_checks
+    from autograder.checks.run import run_checks
+    from autograder.checks.tables import score_table_text
 
     if not names:
         raise TypeError("check() needs the names of the checks to run, e.g. check('TestPad2d')")

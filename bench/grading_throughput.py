@@ -1,12 +1,12 @@
 """Grading throughput: `convgrade grade` against the naive baseline, in one run.
 
-    python bench/grading_throughput.py [--students 40] [--workers 2]
+    python bench/grading_throughput.py [--students 40] [--processes 2]
 
 The class: --students students cycling through the bundled personas ada
 (perfect), ben (mistakes), cleo (partial), dev (stubs) and eve (forbidden calls),
 each handing in all seven assignments. The baseline is what a course does
 without convgrade: one `python -m pytest` process per student and assignment,
-with the same visible and hidden tests, --workers at a time, one torch thread
+with the same visible and hidden tests, --processes at a time, one torch thread
 each. Both grade the same class; the script prints submissions per minute for
 both, their ratio, and checks that both gave the same scores.
 """
@@ -42,7 +42,7 @@ def make_class(folder: Path, students: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def naive(folder: Path, pairs: list[tuple[str, str]], workers: int) -> dict[tuple[str, str], float]:
+def naive(folder: Path, pairs: list[tuple[str, str]], processes: int) -> dict[tuple[str, str], float]:
     """One pytest process per submission; the score read from the plugin's total line."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
 
@@ -57,13 +57,13 @@ def naive(folder: Path, pairs: list[tuple[str, str]], workers: int) -> dict[tupl
         match = re.search(r"total: ([\d.]+)/([\d.]+) points", result.stdout)
         return float(match.group(1)) if match else float("nan")
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=processes) as pool:
         return dict(zip(pairs, pool.map(one, pairs)))
 
 
-def ours(folder: Path, out: Path, workers: int) -> dict[tuple[str, str], float]:
+def ours(folder: Path, out: Path, processes: int) -> dict[tuple[str, str], float]:
     subprocess.run(
-        [str(BIN / "convgrade"), "grade", str(folder), "--out", str(out), "--workers", str(workers), "--root", str(ROOT)],
+        [str(BIN / "convgrade"), "grade", str(folder), "--out", str(out), "--processes", str(processes), "--root", str(ROOT)],
         check=True, capture_output=True, cwd=ROOT,
     )  # fmt: skip
     with open(out / "grades.csv", newline="") as handle:
@@ -73,17 +73,17 @@ def ours(folder: Path, out: Path, workers: int) -> dict[tuple[str, str], float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40, help="students in the class, each with all seven assignments")
-    parser.add_argument("--workers", type=int, default=2, help="processes grading at once, for both")
+    parser.add_argument("--processes", type=int, default=2, help="processes grading at once, for both")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="convgrade-bench-") as scratch:
         folder = Path(scratch) / "submitted"
         pairs = make_class(folder, args.students)
-        print(f"{args.students} students x {len(ASSIGNMENTS)} assignments = {len(pairs)} submissions, {args.workers} workers")
+        print(f"{args.students} students x {len(ASSIGNMENTS)} assignments = {len(pairs)} submissions, {args.processes} processes")
         started = time.perf_counter()
-        convgrade_scores = ours(folder, Path(scratch) / "out", args.workers)
+        convgrade_scores = ours(folder, Path(scratch) / "out", args.processes)
         convgrade_time = time.perf_counter() - started
         started = time.perf_counter()
-        naive_scores = naive(folder, pairs, args.workers)
+        naive_scores = naive(folder, pairs, args.processes)
         naive_time = time.perf_counter() - started
     rate_ours, rate_naive = len(pairs) / convgrade_time * 60, len(pairs) / naive_time * 60
     print(f"{'':28} {'seconds':>8} {'submissions/min':>16} {'s per 7-assignment student':>27}")

@@ -9,12 +9,12 @@ import torch
 
 from autograder import mistakes
 from autograder.compare import assert_same, expect_error
-from autograder.student import CheckFailure, forget_calls
+from autograder.student import CheckFailure, begin_check
 
 
 @pytest.fixture(autouse=True)
 def _no_recorded_calls():
-    forget_calls()
+    begin_check()
 
 
 def failure(got, expected, **kwargs) -> str:

@@ -48,8 +48,8 @@ def _test(nodeid: str, points: float, passed: bool) -> dict:
 
 
 def test_a_cells_score_is_what_the_checks_its_calls_name_earned():
-    from autograder.gradebook import GradedCell, cell_scores
-    from autograder.release import CheckCall
+    from autograder.grading.nbgrader_gradebook import GradedCell, cell_scores
+    from autograder.release.notebooks import CheckCall
 
     tests = [
         _test("tests/test_padding.py::TestPad2d::test_matches_F_pad[zeros]", 2, True),
@@ -173,7 +173,7 @@ def course(tmp_path_factory) -> Course:
 
     course.run("nbgrader", "autograde", ASSIGNMENT)
     course.run("nbgrader", "export", "--to", "nbgrader.csv")
-    course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--workers", "1", "--gradebook", "convgrade.db")
+    course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--processes", "1", "--gradebook", "convgrade.db")
     course.run("nbgrader", "export", "--db", f"sqlite:///{course.root / 'convgrade.db'}", "--to", "convgrade.csv")
     if os.environ.get("CONVGRADE_TEST_TIMINGS"):
         print("\n".join(entry.split("\n", 1)[0] for entry in course.log))
@@ -224,7 +224,7 @@ def test_grade_records_the_same_scores_in_nbgraders_gradebook(course):
         grades = db.execute("select count(*) from grade").fetchone()[0]
     assert submissions == 2, "a student with no submission gets none"
 
-    again = course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--workers", "1", "--gradebook", "convgrade.db")
+    again = course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--processes", "1", "--gradebook", "convgrade.db")
     assert "2 submissions of 3 students" in again.stdout
     with sqlite3.connect(course.root / "convgrade.db") as db:
         assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == submissions

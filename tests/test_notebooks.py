@@ -16,8 +16,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.assignment import assignments_in
-from autograder.gradebook import cell_scores, graded_cells
-from autograder.release import ReleaseError, notebook_leaks, plan_release
+from autograder.grading.nbgrader_gradebook import cell_scores, graded_cells
+from autograder.release import ReleaseError
+from autograder.release.notebooks import notebook_leaks
+from autograder.release.plan import plan_release
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = assignments_in(ROOT / "source")

@@ -10,7 +10,7 @@ import struct
 import pytest
 import torch
 
-from autograder.protocol import Foreign, ProtocolError, decode, encode, read_message, write_message
+from autograder.sandbox.wire import Foreign, ProtocolError, decode, encode, read_message, write_message
 
 
 def roundtrip(value):
@@ -107,7 +107,7 @@ def test_messages_on_a_stream_and_the_size_limit():
 
 
 def test_frames_are_cut_whole_from_bytes_as_they_arrive():
-    from autograder.protocol import Frames, decode, framed
+    from autograder.sandbox.wire import Frames, decode, framed
 
     data = framed({"op": "call", "args": [torch.ones(3)]}) + framed("second")
     frames, got, offset = Frames(), [], 0

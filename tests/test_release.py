@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import assignments_in
-from autograder.release import (
-    BEGIN_SOLUTION,
-    END_SOLUTION,
-    ReleaseError,
-    plan_release,
-    reference_module,
-    solution_regions,
-    stale_files,
-    stub_module,
-    write_release,
-)
+from autograder.release import ReleaseError
+from autograder.release.markers import BEGIN_SOLUTION, END_SOLUTION, reference_module, solution_regions, stub_module
+from autograder.release.plan import plan_release, stale_files, write_release
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = textwrap.dedent(

@@ -1,4 +1,4 @@
-"""Replayed property tests (autograder.replay) give Hypothesis's own verdicts, on Hypothesis's own examples."""
+"""Replayed property tests (autograder.checks.replay) give Hypothesis's own verdicts, on Hypothesis's own examples."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from autograder.assignment import Assignment
 from autograder.inputs import conv_cases
-from autograder.replay import ReplayExamples, record
-from autograder.runner import run_batch, run_checks
+from autograder.checks.replay import ReplayExamples, record
+from autograder.checks.batch import run_batch
+from autograder.checks.run import run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = settings(derandomize=True, database=None, max_examples=20, deadline=None)
@@ -106,7 +107,7 @@ def test_examples_drawn_by_one_process_are_read_by_the_others(tmp_path):
 
 
 def test_each_submission_gets_fresh_copies_of_the_drawn_examples():
-    from autograder.replay import fresh
+    from autograder.checks.replay import fresh
 
     examples = record(_cases_check, {})
     assert len(examples) == 20

@@ -8,17 +8,18 @@ import json
 import jinja2
 import pytest
 
-from autograder import results
-from autograder.plugin import CheckResult, Scoreboard
-from autograder.results import (
+from autograder import atomic
+from autograder.atomic import atomic_write_text
+from autograder.grading import results
+from autograder.grading.results import (
     GRADES_COLUMNS,
     ResultsError,
-    atomic_write_text,
     read_results_json,
     write_feedback,
     write_grades_csv,
     write_results_json,
 )
+from autograder.scores import CheckResult, Scoreboard
 
 # Gradescope's autograder results format, https://gradescope-autograders.readthedocs.io/en/latest/specs/
 # ("Output format"; also gradescope/autograder_samples, docs/specs.md). Every key is optional there;
@@ -148,7 +149,7 @@ def test_every_check_passing_says_so(tmp_path):
 
 
 def test_the_templates_ship_with_the_package():
-    loader = jinja2.PackageLoader("autograder", "templates")
+    loader = jinja2.PackageLoader("autograder.grading", "templates")
     assert {"feedback.md.j2", "feedback.html.j2"} <= set(loader.list_templates())
 
 
@@ -200,7 +201,7 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temp_file(tmp_path, mon
     def crash(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(results.os, "fsync", crash)
+    monkeypatch.setattr(atomic.os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(path, "new, but never finished")
     assert path.read_text() == "old"
@@ -216,7 +217,7 @@ def test_an_error_while_rendering_feedback_leaves_both_old_files_intact(tmp_path
             raise RuntimeError("template blew up")
         return f"{value:g}"
 
-    monkeypatch.setattr(results, "_points", broken)
+    monkeypatch.setattr(results, "points_text", broken)
     with pytest.raises(RuntimeError, match="template blew up"):
         feedback(tmp_path, board())
     assert {name: (tmp_path / "fb" / name).read_text() for name in old} == old

@@ -1,4 +1,4 @@
-"""A batch run (autograder.runner.run_batch) scores every check as a run of its own would.
+"""A batch run (autograder.checks.batch.run_batch) scores every check as a run of its own would.
 
 Plain checks run without pytest's hooks per phase; checks with a marker that a
 hook acts on (skip, xfail, warnings turned into errors) go through pytest's own
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import Assignment
-from autograder.runner import run_batch, run_checks
+from autograder.checks.batch import run_batch
+from autograder.checks.run import run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,9 @@ import torch
 
 from autograder.assignment import Assignment
 from autograder.compare import assert_same
-from autograder.bubblewrap import bubblewrap_available
-from autograder.sandbox import SandboxedStudent, Worker
-from autograder.student import CheckFailure, forget_calls, printed_output
+from autograder.sandbox.client import Sandbox
+from autograder.sandbox.launch import bubblewrap_available
+from autograder.student import CheckFailure, Student, begin_check, calls
 
 HOSTILE = textwrap.dedent(
     """
@@ -121,15 +121,15 @@ HOSTILE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def worker():
+def sandbox():
     assert bubblewrap_available(), "bubblewrap (bwrap) is needed: `make test` installs it (apt-get install bubblewrap)"
-    started = Worker(sandbox=True)
+    started = Sandbox(bubblewrap=True)
     yield started
     started.stop()
 
 
 @pytest.fixture(scope="module")
-def student(worker, tmp_path_factory):
+def student(sandbox, tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
     submissions = tmp_path_factory.mktemp("submitted")
     folder = submissions / "mallory" / "01_hostile"
@@ -138,7 +138,7 @@ def student(worker, tmp_path_factory):
     secrets = [str(course), str(submissions), str(ROOT / "source"), str(ROOT / "solutions"), str(Path.home() / ".bash_history")]
     source = f"SECRETS = {secrets!r}\n" + HOSTILE
     (folder / "hostile.py").write_text(source)
-    return SandboxedStudent(Assignment.load(folder), folder, worker, call_timeout=1.0)
+    return Student(Assignment.load(folder), folder, sandbox=sandbox, call_timeout=1.0)
 
 
 X = torch.arange(6.0).reshape(2, 3)
@@ -168,16 +168,16 @@ def test_a_call_that_exits_crashes_hangs_or_hogs_fails_alone_and_the_next_call_w
 
 
 def test_what_a_call_prints_comes_back_capped_with_its_check(student):
-    forget_calls()
+    begin_check()
     assert_same(student.chatty(X), X * 2)
-    assert printed_output() == "debug: x has shape (2, 3)\n", "only this call's output; not the import's fake results"
-    forget_calls()
+    assert calls().printed_text() == "debug: x has shape (2, 3)\n", "only this call's output; not the import's fake results"
+    begin_check()
     with pytest.raises(Exception, match="File too large"):  # printing is bounded by the file-size limit
         student.floods(X)
-    assert 0 < len(printed_output(limit=10**6)) < 5000, "only the first few KiB come back"
-    forget_calls()
+    assert 0 < len(calls().printed_text(limit=10**6)) < 5000, "only the first few KiB come back"
+    begin_check()
     assert_same(student.honest(X), X * 2)
-    assert printed_output() == ""
+    assert calls().printed_text() == ""
 
 
 def test_the_sandbox_hides_the_course_the_submissions_and_the_network(student):
@@ -214,7 +214,7 @@ def test_lying_objects_arrive_as_names_and_fail_the_comparison(student):
 
 
 def test_the_private_tmp_is_mounted_before_the_read_only_binds():
-    from autograder.bubblewrap import bwrap_command
+    from autograder.sandbox.launch import bwrap_command
 
     command = bwrap_command("/usr/bin/python3")
     # A project or venv under /tmp (CI clones there) must stay visible inside the sandbox.
@@ -225,23 +225,23 @@ def test_the_private_tmp_is_mounted_before_the_read_only_binds():
 
 def test_without_bubblewrap_the_grader_warns_and_a_limited_child_still_contains_each_call(tmp_path):
     """The rlimits-only fallback: loud, and still one crash or hang per check, never the grader's."""
-    from autograder.bubblewrap import SandboxWarning
+    from autograder.sandbox.launch import SandboxWarning
 
     folder = tmp_path / "01_hostile"
     folder.mkdir()
     (folder / "assignment.toml").write_text('title = "Hostile"\nmodule = "hostile"\nforbidden = ["convolution"]\n')
     (folder / "hostile.py").write_text("SECRETS = []\n" + HOSTILE)
     with pytest.warns(SandboxWarning, match="bubblewrap"):
-        fallback = Worker(sandbox=False)
+        fallback = Sandbox(bubblewrap=False)
     try:
-        student = SandboxedStudent(Assignment.load(folder), folder, fallback, call_timeout=1.0)
+        student = Student(Assignment.load(folder), folder, sandbox=fallback, call_timeout=1.0)
         assert_same(student.honest(X), X * 2)
         for function, reason in [("segfaults", "crashed the process"), ("loops", "did not finish within 1 s"), ("hogs_memory", "ran out of memory")]:
             with pytest.raises(CheckFailure, match=reason):
                 getattr(student, function)(X)
-        forget_calls()
+        begin_check()
         assert_same(student.chatty(X), X * 2)
-        assert printed_output() == "debug: x has shape (2, 3)\n"
+        assert calls().printed_text() == "debug: x has shape (2, 3)\n"
         assert "CONVGRADE_PRIVATE_PIDS" in student.environment(X) and "HOME" in student.environment(X)
         assert not torch.allclose(torch.zeros(1), torch.ones(1)), "patching torch stays in the child"
     finally:

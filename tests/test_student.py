@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder.assignment import Assignment
-from autograder.student import CheckFailure, Student, forget_calls, run_call
+from autograder.sandbox.call import run_call
+from autograder.student import CheckFailure, Student, begin_check, student_call_of
 
 MODULE = textwrap.dedent(
     """
@@ -106,7 +107,7 @@ def student(tmp_path_factory) -> Student:
 
 @pytest.fixture(autouse=True)
 def _fresh_log():
-    forget_calls()
+    begin_check()
 
 
 X = torch.arange(2 * 3 * 5 * 4, dtype=torch.float32).reshape(2, 3, 5, 4) / 10
@@ -133,9 +134,9 @@ def test_every_route_to_a_convolution_is_caught(student, function):
 )  # fmt: skip
 def test_the_builtin_level_watch_catches_the_same_routes(student, function, caught):
     """aten=False (the batch grader, once a function has returned): the builtins that enter the operator."""
-    outcome = run_call(student.module, function, (X, W), {}, forbidden=("convolution",), timeout=None, module_file="trial.py", aten=False)
+    outcome = run_call(student.runner.module, function, (X, W), {}, forbidden=("convolution",), timeout=None, module_file="trial.py", aten=False)
     assert outcome.violations == [("F.conv2d", caught)]
-    honest = run_call(student.module, "by_unfold", (X, W), {}, forbidden=("convolution",), timeout=None, module_file="trial.py", aten=False)
+    honest = run_call(student.runner.module, "by_unfold", (X, W), {}, forbidden=("convolution",), timeout=None, module_file="trial.py", aten=False)
     assert honest.violations == [] and torch.allclose(honest.result, F.conv2d(X, W), atol=1e-5)
 
 
@@ -164,10 +165,11 @@ def test_a_trailing_underscore_function_changes_the_callers_tensor_and_returns_i
     assert torch.equal(t, torch.full((2, 2), 3.0))
 
 
-def test_the_students_own_exceptions_pass_through_tagged_with_the_call(student):
+def test_the_students_own_exceptions_pass_through_and_the_check_knows_the_call(student):
     with pytest.raises(NotImplementedError) as caught:
         student.stubbed(X)
-    assert caught.value.convgrade_call == "stubbed(x=float32[2, 3, 5, 4])"
+    assert student_call_of(caught.value) == "stubbed(x=float32[2, 3, 5, 4])"
+    assert student_call_of(NotImplementedError("raised by the check, not the student")) is None
     with pytest.raises(IndexError):
         student.crashes(X)
 

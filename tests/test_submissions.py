@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.submissions import (
+from autograder.grading.submissions import (
     MAX_FILES,
     NO_SUBMISSION,
     Submission,

@@ -1,4 +1,4 @@
-"""convgrade's grades in nbgrader's gradebook: ``convgrade grade SUBMITTED --gradebook URL``.
+"""convgrade's grades in nbgrader's gradebook (its database): ``convgrade grade SUBMITTED --gradebook URL``.
 
 nbgrader keeps a score per graded notebook cell. An assignment's notebook runs
 its checks from graded cells, ``check("TestPad2d")`` or ``check(..., hidden=True)``,
@@ -40,21 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from autograder.assignment import Assignment, AssignmentError
-from autograder.release import (
-    NOTEBOOK,
-    STUDENT_RELEASE,
-    CheckCall,
-    NbgraderNotebooks,
-    ReleaseError,
-    check_calls,
-    import_jsonschema_without_iri_formats,
-)
-from autograder.results import GRADED
-from autograder.submissions import NO_SUBMISSION
+from autograder.grading.results import GRADES_CSV, RESULTS_JSON
+from autograder.release import STUDENT_RELEASE, ReleaseError
+from autograder.release.notebooks import NOTEBOOK, CheckCall, NbgraderNotebooks, check_calls, import_jsonschema_without_iri_formats
+from autograder.scores import Status, total
 
-GRADES_CSV = "grades.csv"
-RESULTS = "results.json"
-RECORDED_STATUSES = {GRADED, "bad submission"}  # something was handed in; with NO_SUBMISSION only the student is added
+RECORDED_STATUSES = {Status.GRADED, Status.BAD_SUBMISSION}  # something was handed in; with no submission only the student is added
 
 
 class GradebookError(Exception):
@@ -214,10 +205,6 @@ def _results_tests(path: Path) -> list[dict[str, Any]]:
     return tests
 
 
-def _fsum(values) -> float:  # noqa: ANN001
-    return round(math.fsum(values), 6)
-
-
 def _points(value: float) -> str:
     return f"{value:g} point{'' if value == 1 else 's'}"
 
@@ -236,10 +223,10 @@ def cell_scores(cells: list[GradedCell], tests: list[dict[str, Any]], module: st
         ]  # fmt: skip
         for test in ran:
             claimed.setdefault(test["extra_data"]["nodeid"], []).append(cell.grade_id)
-        available = _fsum(test["max_score"] for test in ran)
+        available = total(test["max_score"] for test in ran)
         if available != cell.max_score:
             problems.append(f"cell {cell.notebook}/{cell.grade_id} is worth {_points(cell.max_score)} but its checks are worth {available:g}")
-        scores[(cell.notebook, cell.grade_id)] = min(_fsum(test["score"] for test in ran), cell.max_score)
+        scores[(cell.notebook, cell.grade_id)] = min(total(test["score"] for test in ran), cell.max_score)
     for test in tests:
         nodeid = test["extra_data"]["nodeid"]
         cells_running = claimed.get(nodeid, [])
@@ -308,10 +295,10 @@ def _record_rows(url: str, course_id: str, out: Path, rows: list[dict[str, str]]
         for row in sorted(rows, key=lambda row: (row["assignment"], row["student_id"])):
             name, student, status = row["assignment"], row["student_id"], row["status"]
             if status not in RECORDED_STATUSES:
-                if status != NO_SUBMISSION:
+                if status != Status.NO_SUBMISSION:
                     recorded.warnings.append(f"{student}/{name} is not recorded: {status}")
                 continue
-            tests = _results_tests(out / student / name / RESULTS)
+            tests = _results_tests(out / student / name / RESULTS_JSON)
             scores, trouble = cell_scores(cells[name], tests, assignments[name].module)
             problems.update(f"{name}: {line}" for line in trouble)
             gradebook.update_or_create_submission(name, student)
@@ -321,7 +308,7 @@ def _record_rows(url: str, course_id: str, out: Path, rows: list[dict[str, str]]
                 grade.needs_manual_grade = grade.manual_score is not None  # as nbgrader's SaveAutoGrades does
             gradebook.db.commit()
             recorded.submissions += 1
-            total = gradebook.find_submission(name, student).score
-            if not math.isclose(total, float(row["score"]), abs_tol=1e-6):
-                recorded.warnings.append(f"{student}/{name}: nbgrader's total is {total:g}, convgrade's score {float(row['score']):g}")
+            nbgrader_total = gradebook.find_submission(name, student).score
+            if not math.isclose(nbgrader_total, float(row["score"]), abs_tol=1e-6):
+                recorded.warnings.append(f"{student}/{name}: nbgrader's total is {nbgrader_total:g}, convgrade's score {float(row['score']):g}")
     recorded.warnings[:0] = sorted(problems)

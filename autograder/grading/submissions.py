@@ -21,13 +21,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from autograder.scores import Status
+
 MAX_FILES = 200
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed / compressed, for members big enough to matter
 RATIO_FLOOR = 1024 * 1024  # smaller members may compress as well as they like
-CHUNK = 64 * 1024
-NO_SUBMISSION = "no submission"
+COPY_BLOCK = 64 * 1024  # bytes read at a time from a zip member
+NO_SUBMISSION = str(Status.NO_SUBMISSION)  # the reason given for a student folder without this assignment
 IGNORED_IN_ZIP = "__MACOSX"  # the resource forks macOS's Finder adds to every zip
 IGNORED_IN_HASH = "__pycache__"
 
@@ -200,7 +202,7 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, 
     limit = min(info.file_size, MAX_FILE_BYTES, budget)
     written = 0
     with zf.open(info) as source, destination.open("xb") as sink:
-        while chunk := source.read(CHUNK):
+        while chunk := source.read(COPY_BLOCK):
             written += len(chunk)
             if written > limit:
                 raise SubmissionError(f"{name} holds {info.filename!r}, which unpacks to more bytes than its header declares or the caps allow.")

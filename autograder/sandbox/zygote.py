@@ -1,17 +1,17 @@
-"""The sandboxed worker: where student code runs, and all that runs there.
+"""The zygote: where student code runs, inside the sandbox, and all that runs there.
 
-    python -m autograder.worker        (started by autograder.sandbox, inside bubblewrap)
+    python -m autograder.sandbox.zygote        (started by autograder.sandbox.launch, inside bubblewrap)
 
 It imports torch once, sets one thread (a fork after a multi-threaded torch
 op can hang the child: shared/PERFORMANCE.md), and becomes a zygote: it forks
 one child per submission and otherwise stays out of the way. Its standard
 input is a Unix socket to the grader, the control channel, carrying
-``autograder.protocol`` messages:
+``autograder.sandbox.wire`` messages:
 
 - ``{"op": "open", "module", "filename", "source", "forbidden", "timeout", "limits"}``,
   with two pipe ends attached (``SCM_RIGHTS``): fork a child that applies the
   resource limits, imports the module from its source text (the submission's
-  files are never on the worker's disk) and serves calls over those two pipes,
+  files are never on the sandbox's disk) and serves calls over those two pipes,
   straight to the grader: ``{"ok": True}`` or ``{"ok": False, "reason": ...}``
   first, then one ``Outcome`` message per ``{"op": "call", "function", "args",
   "kwargs"}``.
@@ -43,8 +43,8 @@ from typing import Any
 
 import torch
 
-from autograder.protocol import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
-from autograder.student import CheckFailure, Outcome, load_source, run_call
+from autograder.sandbox.call import ImportFailed, Outcome, load_source, run_call
+from autograder.sandbox.wire import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
 
 LIMITS = {
     "cpu_seconds": resource.RLIMIT_CPU,
@@ -105,13 +105,13 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
     _apply_limits(request.get("limits", {}))
     try:
         module = load_source(request["source"], request["filename"], request["module"])
-    except CheckFailure as failure:
+    except ImportFailed as failure:
         write_message(outbox, {"ok": False, "reason": str(failure)})
         return
     _take_output(output)  # what the module printed as it was imported is not any check's
     write_message(outbox, {"ok": True})
     forbidden, timeout = tuple(request["forbidden"]), request["timeout"]
-    returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.monitor)
+    returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.sandbox.monitor)
     while True:
         try:
             call = read_message(inbox)

@@ -1,11 +1,11 @@
-"""How the sandboxed worker's process starts: under bubblewrap, or where it is
-missing, as a plain child with resource limits only (and a loud warning).
+"""How a sandbox's zygote starts: under bubblewrap, or where it is missing, as
+a plain child with resource limits only (and a loud warning).
 
-``launch`` starts it and returns at once: the worker imports torch (about two
+``launch`` starts it and returns at once: the zygote imports torch (about two
 seconds) while the caller goes on, and says ``{"ready": True}`` on its control
-socket when it can fork children (``autograder.sandbox.Worker`` waits for that).
-Nothing here imports torch, so the parent of ``convgrade grade`` can launch its
-grading processes' workers while a forkserver imports torch for them.
+socket when it can fork children (``autograder.sandbox.client.Sandbox`` waits
+for that). Nothing here imports torch, so the parent of ``convgrade grade`` can
+launch its grading processes' sandboxes while a forkserver imports torch for them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 
 import autograder
+
+ZYGOTE = "autograder.sandbox.zygote"  # the module the sandbox runs
 
 
 class SandboxWarning(UserWarning):
@@ -36,7 +38,7 @@ def warn_unsandboxed(*, stacklevel: int = 2) -> None:
 
 
 def bwrap_command(python: str) -> list[str]:
-    """The bubblewrap command line that starts a worker."""
+    """The bubblewrap command line that starts a zygote."""
     package = str(Path(autograder.__file__).resolve().parent)
     readable = {"/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", sys.prefix, sys.base_prefix, package}
     readable |= {str(Path(python).resolve().parent.parent)}
@@ -46,13 +48,13 @@ def bwrap_command(python: str) -> list[str]:
     for path in sorted(readable):
         command += ["--ro-bind-try", path, path]
     command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
-    for key, value in worker_environment(private_pids=True).items():
+    for key, value in zygote_environment(private_pids=True).items():
         command += ["--setenv", key, value]
-    return [*command, python, "-m", "autograder.worker"]
+    return [*command, python, "-m", ZYGOTE]
 
 
-def worker_environment(*, private_pids: bool) -> dict[str, str]:
-    """The whole environment a worker gets: nothing of the grader's."""
+def zygote_environment(*, private_pids: bool) -> dict[str, str]:
+    """The whole environment a zygote gets: nothing of the grader's."""
     return {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
@@ -73,22 +75,22 @@ def bubblewrap_available() -> bool:
     return probe.returncode == 0
 
 
-def launch(*, sandboxed: bool, core: int | None = None) -> tuple[subprocess.Popen, socket.socket]:
-    """Start a worker (on ``core`` alone, if given) without waiting for it; the process and our end of its control socket.
+def launch(*, bubblewrap: bool, core: int | None = None) -> tuple[subprocess.Popen, socket.socket]:
+    """Start a zygote (on ``core`` alone, if given) without waiting for it; the process and our end of its control socket.
 
-    The worker gets the other end as its standard input, in a session of its
-    own, so that killing that session kills the worker and all it started.
+    The zygote gets the other end as its standard input, in a session of its
+    own, so that killing that session kills the zygote and all it started.
     """
     python = sys.executable
-    if sandboxed:
+    if bubblewrap:
         command, env = bwrap_command(python), None
     else:
-        command, env = [python, "-m", "autograder.worker"], worker_environment(private_pids=False)
+        command, env = [python, "-m", ZYGOTE], zygote_environment(private_pids=False)
         env["PYTHONPATH"] = str(Path(autograder.__file__).resolve().parent.parent)
     ours, theirs = socket.socketpair()
     mine = os.sched_getaffinity(0)
     if core is not None:
-        os.sched_setaffinity(0, {core})  # this thread's alone, which the worker inherits
+        os.sched_setaffinity(0, {core})  # this thread's alone, which the zygote inherits
     try:
         with theirs:
             process = subprocess.Popen(

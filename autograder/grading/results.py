@@ -1,8 +1,7 @@
 """What grading writes: Gradescope's results.json, feedback for the student, the grades CSV.
 
-Every file is written atomically: to a temporary file in the same folder, synced, then
-renamed over the old one, so a crash or an error while rendering leaves the previous
-file whole and never half a file.
+Every file is written atomically (``autograder.atomic``): a crash or an error
+while rendering leaves the previous file whole and never half a file.
 """
 
 from __future__ import annotations
@@ -11,21 +10,18 @@ import csv
 import functools
 import io
 import json
-import math
-import os
-import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
-if TYPE_CHECKING:  # the grader's parent process writes grades.csv without importing pytest or torch
-    from autograder.plugin import CheckResult, Scoreboard
+from autograder.atomic import atomic_write_text
+from autograder.scores import CheckResult, Scoreboard, points_text, total
 
+GRADES_CSV = "grades.csv"
 GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
-GRADED = "graded"
+RESULTS_JSON = "results.json"
 FEEDBACK_MD = "feedback.md"
 FEEDBACK_HTML = "feedback.html"
 HIDDEN_VISIBILITY = "after_published"  # Gradescope shows the test once grades are published
@@ -36,47 +32,6 @@ class ResultsError(Exception):
     """A results file that cannot be read or rows that cannot be written; one sentence for people."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` all at once (temp file, fsync, rename), making its folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_of(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fchmod(file.fileno(), mode)
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) all at once."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _mode_of(path: Path) -> int:
-    """The permissions ``path`` has now, kept on rewrite; 0o644 for a new file."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        return 0o644
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # Gradescope's autograder results format:
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/#output-format
 
@@ -85,7 +40,7 @@ def results_json(board: Scoreboard, *, execution_time: float, output: str = "") 
     """The results of one submission as Gradescope's ``results.json`` object."""
     tests = [_gradescope_test(result) for result in board.results]
     return {
-        "score": _total(test["score"] for test in tests),
+        "score": total(test["score"] for test in tests),
         "execution_time": round(execution_time, 2),
         "output": output,
         "output_format": "text",
@@ -119,11 +74,6 @@ def failure_text(result: CheckResult) -> str:
     return result.details or result.reason
 
 
-def _total(points: Iterable[float]) -> float:
-    """A sum of points without float noise (0.1 + 0.2 is 0.3)."""
-    return round(math.fsum(points), 6)
-
-
 def write_results_json(path: Path, board: Scoreboard, *, execution_time: float, output: str = "") -> None:
     """Write Gradescope's ``results.json`` for one submission, atomically."""
     data = results_json(board, execution_time=execution_time, output=output)
@@ -146,11 +96,6 @@ def read_results_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _points(value: float) -> str:
-    """``2.0`` -> ``2``, ``1.5`` -> ``1.5``."""
-    return f"{value:g}"
-
-
 def _md_cell(text: str) -> str:
     """Text safe in one Markdown table cell: one line, no column breaks, no raw HTML."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
@@ -170,7 +115,7 @@ def _md_fence(text: str) -> str:
 def _environment() -> jinja2.Environment:
     """Templates from the package; HTML templates autoescape everything they insert."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("autograder", "templates"),
+        loader=jinja2.PackageLoader("autograder.grading", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -178,7 +123,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     # looked up at each use, so the filters stay those of this module even in a cached environment
-    env.filters.update(points=lambda v: _points(v), md_cell=lambda t: _md_cell(t), md_fence=lambda t: _md_fence(t))
+    env.filters.update(points=lambda v: points_text(v), md_cell=lambda t: _md_cell(t), md_fence=lambda t: _md_fence(t))
     return env
 
 
@@ -192,8 +137,8 @@ def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: 
         "title": title,
         "student": student,
         "assignment": assignment,
-        "score": _total(result.points for result in board.results),
-        "max_score": _total(result.max_points for result in board.results),
+        "score": board.score,
+        "max_score": board.max_score,
         "checks": checks,
         "failures": [check for check in checks if not check["result"].passed],
     }

@@ -1,20 +1,19 @@
-"""The grader's side of the trust boundary: a warm worker in a sandbox, and the
-``SandboxedStudent`` whose calls run there.
+"""The grader's side of the trust boundary: a warm sandbox, and the submission's module running in it.
 
-The worker (``autograder.worker``) runs under bubblewrap with no network, no
+The sandbox's zygote (``autograder.sandbox.zygote``) runs under bubblewrap with no network, no
 capabilities, no view of the course, the submissions or the outputs (only the
 Python installation and the ``autograder`` package, read-only), a private
 ``/tmp``, a private PID namespace and a scrubbed environment; it cannot be
 traced by what it forks, and each submission's child gets resource limits (CPU
 time, address space, file size, open files, processes). Where ``bwrap`` is
-missing the worker runs as a plain child process with the same limits, and the
+missing the zygote runs as a plain child process with the same limits, and the
 grader says so loudly.
 
-The grader talks to the worker over a control socket (open a child, close it,
+The grader talks to the zygote over a control socket (open a child, close it,
 hear that it died) and to each child over two pipes of its own, reading with a
 deadline and a size limit. Nothing that comes back is executed or unpickled:
-answers are ``autograder.protocol`` values, turned into results or failures by
-``Student``.
+answers are ``autograder.sandbox.wire`` values, turned into results or failures by
+``autograder.student.Student``.
 """
 
 from __future__ import annotations
@@ -28,13 +27,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.assignment import Assignment
-from autograder.bubblewrap import bubblewrap_available, launch, warn_unsandboxed
-from autograder.protocol import Frames, ProtocolError, decode, framed
-from autograder.student import CheckFailure, Outcome, Student
+from autograder.sandbox.call import ImportFailed, Outcome, ProcessDied
+from autograder.sandbox.launch import bubblewrap_available, launch, warn_unsandboxed
+from autograder.sandbox.wire import Frames, ProtocolError, decode, framed
 
-START_TIMEOUT = 120.0  # seconds for a worker to import torch and say it is ready
-GRACE = 5.0  # seconds past a call's own time limit before the worker is replaced
+START_TIMEOUT = 120.0  # seconds for a sandbox to import torch and say it is ready
+GRACE = 5.0  # seconds past a call's own time limit before the sandbox is replaced
 
 
 @dataclass(frozen=True)
@@ -48,39 +46,39 @@ class Limits:
     processes: int = 256  # RLIMIT_NPROC; the kernel does not hold root to it (the PID namespace and the kill after each call do)
 
 
-class Worker:
-    """A warm worker in its sandbox; replaced whenever it stops answering or dies.
+class Sandbox:
+    """A warm sandbox: its zygote, and the submission's child in hand; replaced whenever it stops answering or dies.
 
-    The worker is a zygote (``autograder.worker``): ``open`` has it fork a child
+    The zygote (``autograder.sandbox.zygote``): ``open`` has it fork a child
     for one submission, and the grader then talks to that child directly, over
     two pipes it made and handed over. Every read has a deadline and every
     frame a size limit, so a child that hangs, floods or goes quiet costs one
     call, not the grader.
     """
 
-    def __init__(self, limits: Limits = Limits(), *, sandbox: bool | None = None) -> None:
+    def __init__(self, limits: Limits = Limits(), *, bubblewrap: bool | None = None) -> None:
         self.limits = limits
-        self.sandboxed = bubblewrap_available() if sandbox is None else sandbox
-        if not self.sandboxed:
+        self.bubblewrap = bubblewrap_available() if bubblewrap is None else bubblewrap
+        if not self.bubblewrap:
             warn_unsandboxed(stacklevel=3)
         self.process: subprocess.Popen | None = None
-        self._pid: int | None = None  # the worker's process (bubblewrap's, in a sandbox), ours or handed over
+        self._pid: int | None = None  # the zygote's process (bubblewrap's, under bubblewrap), ours or handed over
         self._control: _Channel | None = None  # to the zygote (a Unix socket: it carries pipe ends)
         self._ready = False
         self._child: tuple[int, _Channel] | None = None  # to the current child: (its inbox, its outbox)
 
     @classmethod
-    def adopt(cls, control: socket.socket, pid: int, *, limits: Limits = Limits(), sandbox: bool) -> Worker:
-        """A worker another process launched (``autograder.bubblewrap.launch``): a copy of its control socket, and its process id.
+    def adopt(cls, control: socket.socket, pid: int, *, limits: Limits = Limits(), bubblewrap: bool) -> Sandbox:
+        """A sandbox another process launched (``autograder.sandbox.launch``): a copy of its control socket, and its process id.
 
         The launching process reaps it; this one uses it, and stops it when it fails.
         """
-        worker = cls(limits, sandbox=sandbox)
-        worker._control, worker._pid = _Channel(control.detach()), pid
-        return worker
+        sandbox = cls(limits, bubblewrap=bubblewrap)
+        sandbox._control, sandbox._pid = _Channel(control.detach()), pid
+        return sandbox
 
     def _start(self) -> None:
-        self.process, control = launch(sandboxed=self.sandboxed)
+        self.process, control = launch(bubblewrap=self.bubblewrap)
         self._control, self._pid, self._ready = _Channel(control.detach()), self.process.pid, False
         self._await_ready()
 
@@ -88,11 +86,11 @@ class Worker:
         ready = self._control_event(START_TIMEOUT)
         if not (type(ready) is dict and ready.get("ready")):
             self.stop()
-            raise RuntimeError(f"the grading worker did not start: {ready!r}")
+            raise RuntimeError(f"the grading sandbox did not start: {ready!r}")
         self._ready = True
 
     def open(self, request: dict, timeout: float) -> dict:
-        """Start a child for one submission (``request`` as ``autograder.worker`` says); its first answer."""
+        """Start a child for one submission (``request`` as ``autograder.sandbox.zygote`` says); its first answer."""
         if self._control is None or (self.process is not None and self.process.poll() is not None):
             self.stop()
             self._start()
@@ -110,7 +108,7 @@ class Worker:
             for fd in (inbox_r, inbox_w, outbox_r, outbox_w):
                 os.close(fd)
             self.stop()
-            return {"died": "the worker stopped"}
+            return {"died": "the sandbox stopped"}
         os.close(inbox_r)
         os.close(outbox_w)
         os.set_blocking(inbox_w, False)
@@ -158,10 +156,10 @@ class Worker:
                     return {"died": "no answer in time", "timed_out": True}
         except ProtocolError as exc:
             self.close()
-            return {"died": f"the worker failed: {exc}"}
+            return {"died": f"the sandbox failed: {exc}"}
         except EOFError:  # the zygote itself is gone
             self.stop()
-            return {"died": "the worker stopped"}
+            return {"died": "the sandbox stopped"}
 
     def close(self) -> None:
         """End the current child and whatever it left running."""
@@ -173,7 +171,7 @@ class Worker:
             self._control.socket.sendall(framed({"op": "close"}))
             while (event := self._control_event(GRACE)) != {"event": "closed"}:
                 if not (type(event) is dict and event.get("event") == "died"):
-                    raise RuntimeError(f"the worker answered {event!r:.100}")
+                    raise RuntimeError(f"the sandbox answered {event!r:.100}")
         except (OSError, RuntimeError, ProtocolError):
             self.stop()
 
@@ -193,11 +191,15 @@ class Worker:
                 if frame is not None:
                     return decode(frame)
         except (EOFError, ProtocolError) as exc:
-            return {"died": f"the worker failed: {exc}"}
+            return {"died": f"the sandbox failed: {exc}"}
         return {"died": f"no answer within {timeout:g} s", "timed_out": True}
 
+    def module(self, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None) -> SandboxedModule:
+        """A submission's module, to run in this sandbox (``autograder.student.Student``'s runner)."""
+        return SandboxedModule(self, name, module_file, forbidden, call_timeout)
+
     def stop(self) -> None:
-        """Kill the worker and everything it started."""
+        """Kill the zygote and everything it started."""
         self._forget_child()
         if self._control is not None:
             self._control.close()
@@ -207,7 +209,7 @@ class Worker:
                 os.killpg(self._pid, signal.SIGKILL)  # its own session: bubblewrap, the zygote and every child
             except (ProcessLookupError, PermissionError):
                 pass
-        if self.process is not None:  # ours to reap; an adopted worker is reaped by the process that launched it
+        if self.process is not None:  # ours to reap; an adopted sandbox is reaped by the process that launched it
             self.process.wait()
         self.process, self._pid, self._ready = None, None, False
 
@@ -265,52 +267,45 @@ def _write_by(fd: int, data: bytes, deadline: float) -> None:
                 raise TimeoutError from None
 
 
-class SandboxedStudent(Student):
-    """A ``Student`` whose module is imported, and whose functions run, in a ``Worker``."""
+class SandboxedModule:
+    """One submission's module, imported and run in a child of a ``Sandbox`` (``Student``'s runner when grading)."""
 
-    def __init__(
-        self, assignment: Assignment, folder: Path, worker: Worker, *, call_timeout: float | None = 10.0, budget: float | None = None
-    ) -> None:
-        super().__init__(assignment, folder, call_timeout=call_timeout, budget=budget)
-        self.worker = worker
+    def __init__(self, sandbox: Sandbox, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None) -> None:
+        self.sandbox, self.name, self.module_file = sandbox, name, module_file
+        self.forbidden, self.call_timeout = forbidden, call_timeout
         self._opened = False
 
     def _open(self) -> None:
-        if self._import_failure is None and not self._opened:
-            try:
-                source = self.module_file.read_text(encoding="utf-8", errors="replace")
-            except FileNotFoundError:
-                self._import_failure = CheckFailure(f"{self.module_file.name} is missing from {self.module_file.parent}")
-            else:
-                answer = self.worker.open(
-                    {
-                        "op": "open", "module": self.assignment.module, "source": source,
-                        "filename": f"/submission/{self.module_file.name}", "forbidden": list(self.assignment.forbidden),
-                        "timeout": self.call_timeout, "limits": asdict(self.worker.limits),
-                    },
-                    timeout=(self.call_timeout or 60.0) + GRACE,
-                )  # fmt: skip
-                if answer.get("ok"):
-                    self._opened = True
-                else:
-                    reason = answer.get("reason") or f"{self.module_file.name} could not be imported: it {answer.get('died')}"
-                    self._import_failure = CheckFailure(str(reason))
-        if self._import_failure is not None:
-            raise CheckFailure(str(self._import_failure))
+        """Have the sandbox fork a child that imports the module (``ImportFailed`` when it does not)."""
+        try:
+            source = self.module_file.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            raise ImportFailed(f"{self.module_file.name} is missing from {self.module_file.parent}") from None
+        answer = self.sandbox.open(
+            {
+                "op": "open", "module": self.name, "source": source,
+                "filename": f"/submission/{self.module_file.name}", "forbidden": list(self.forbidden),
+                "timeout": self.call_timeout, "limits": asdict(self.sandbox.limits),
+            },
+            timeout=(self.call_timeout or 60.0) + GRACE,
+        )  # fmt: skip
+        if not answer.get("ok"):
+            raise ImportFailed(str(answer.get("reason") or f"{self.module_file.name} could not be imported: it {answer.get('died')}"))
+        self._opened = True
 
-    def _run(self, name: str, args: tuple, kwargs: dict) -> Outcome:
-        self._open()
-        answer = self.worker.call({"op": "call", "function": name, "args": list(args), "kwargs": kwargs},
-                                  timeout=(self.call_timeout or 600.0) + GRACE)
+    def run(self, function: str, args: tuple, kwargs: dict) -> Outcome:
+        """Run one call in the child (``ProcessDied`` when it dies or goes silent; the next call starts a fresh one)."""
+        if not self._opened:
+            self._open()
+        answer = self.sandbox.call({"op": "call", "function": function, "args": list(args), "kwargs": kwargs},
+                                   timeout=(self.call_timeout or 600.0) + GRACE)
         if "died" in answer:
-            self._opened = False  # the next call starts a fresh child
-            if answer.get("timed_out"):
-                return Outcome(timed_out=True)
-            self._give_up(name, f"{name} crashed the process running it ({answer['died']})")
+            self._opened = False
+            raise ProcessDied(str(answer["died"]), timed_out=bool(answer.get("timed_out")))
         return Outcome.from_message(answer)
 
     def close(self) -> None:
-        """End this submission's child in the worker."""
+        """End this submission's child in the sandbox."""
         if self._opened:
-            self.worker.close()
+            self.sandbox.close()
             self._opened = False

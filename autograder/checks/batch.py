@@ -1,10 +1,10 @@
-"""Run an assignment's checks in this process and collect the scores.
+"""Many submissions in one pytest session: how ``convgrade grade`` runs a chunk of a class.
 
-``convgrade check`` runs the visible tests against the module beside them
-(``run_checks``); ``convgrade grade`` runs the instructor's visible and hidden
-tests against many submissions in one pytest session (``run_batch``: collected
-once, then run once per submission), with student code in a shared sandboxed
-worker.
+``run_batch`` collects an assignment's visible and hidden tests once, then runs
+every check against each submission in turn, with fixtures set up afresh, exactly
+as in a run of its own. Plain checks (no marker a hook acts on) run without
+pytest's hooks per phase (``_run_plain``); property tests replay the examples
+drawn once (``autograder.checks.replay``).
 """
 
 from __future__ import annotations
@@ -15,87 +15,24 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from autograder import settings
 from autograder.assignment import Assignment
-from autograder.replay import ReplayExamples
-from autograder.plugin import BATCH, SCOREBOARD, SHARED_WORKER, STUDENT_DIR, CheckResult, Scoreboard, explain, forget_students, is_check
-from autograder.student import forget_calls
+from autograder.checks.context import CheckSession, Use, session_of
+from autograder.checks.explain import explain
+from autograder.checks.plugin import check_result, is_check
+from autograder.checks.replay import ReplayExamples
+from autograder.scores import CheckResult, Scoreboard
+from autograder.student import begin_check
 
+if TYPE_CHECKING:
+    from autograder.sandbox.client import Sandbox
 
-@dataclass
-class Run:
-    """The checks of one assignment, run against one student's module."""
-
-    assignment: Assignment
-    board: Scoreboard
-    exit_code: int
-    pytest_output: str
-
-
-class _BoardGrabber:
-    """Hands back the run's scoreboard once pytest has configured its plugins."""
-
-    board: Scoreboard | None = None
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self.board = config.pluginmanager.get_plugin(SCOREBOARD)
-
-
-def run_checks(
-    assignment: Assignment,
-    tests: Sequence[Path],
-    student_dir: Path,
-    *,
-    worker: object | None = None,
-    nodeids: Sequence[str] = (),
-    extra_args: Sequence[str] = (),
-) -> Run:
-    """Run ``tests`` of ``assignment`` against the module in ``student_dir``; pytest's own output is kept aside.
-
-    With a ``worker`` (``autograder.sandbox.Worker``), student code runs there.
-    ``nodeids`` (``path::Class::test``) run those checks besides the folders in ``tests``.
-    """
-    args = [
-        *(str(path) for path in tests if path.is_dir()),
-        *nodeids,
-        f"--student-dir={student_dir}",
-        f"--rootdir={assignment.folder}",
-        "--import-mode=importlib",
-        "-p", "no:cacheprovider",
-        "--quiet", "--tb=short", "--no-header", "--no-score-table",
-        *extra_args,
-    ]  # fmt: skip
-    grabber = _BoardGrabber()
-    plugins: list[object] = [grabber]
-    output = io.StringIO()
-    if worker is not None:
-        plugins.append(_Shared(worker))
-    with contextlib.redirect_stdout(output):
-        exit_code = pytest.main(args, plugins=plugins)
-    return Run(assignment, grabber.board or Scoreboard(), int(exit_code), output.getvalue())
-
-
-class _Shared:
-    """Offers a worker that outlives one pytest run to the plugin."""
-
-    def __init__(self, worker: object) -> None:
-        self.worker = worker
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.pluginmanager.register(self.worker, SHARED_WORKER)
-
-
-def run_visible_checks(folder: Path, *, extra_args: Sequence[str] = ()) -> Run:
-    """``convgrade check``: the visible tests of ``folder`` against the module in it."""
-    assignment = Assignment.load(folder)
-    return run_checks(assignment, [assignment.visible_tests], assignment.folder, extra_args=extra_args)
-
+OnGraded = Callable[[Any, Scoreboard, float], None]  # (the submission's key, its scores, seconds it took)
 
 _REPLAY = ReplayExamples()  # property tests' examples, drawn once per process
 
@@ -104,8 +41,9 @@ def share_examples(folder: Path) -> None:
     """Draw each property test's examples once for every process of a run: they are kept in ``folder``."""
     _REPLAY.folder = folder
 
+
 BATCH_ARGS = (  # no plugin scan per session (ours is named), and no pytest plugin whose per-check work a grader never reads
-    "--disable-plugin-autoload", "-p", "autograder.plugin",
+    "--disable-plugin-autoload", "-p", "autograder.checks.plugin",
     *(arg for name in (
         "unraisableexception", "threadexception", "logging", "faulthandler", "terminal", "anyio", "subtests",
         "unittest", "doctest", "junitxml", "pastebin", "legacypath", "setuponly", "setupplan",
@@ -117,19 +55,16 @@ BATCH_ARGS = (  # no plugin scan per session (ours is named), and no pytest plug
 def run_batch(
     assignment: Assignment,
     tests: Sequence[Path],
-    submissions: Sequence[tuple[object, Path]],
-    done: Callable[[object, Scoreboard, float], None],
+    submissions: Sequence[tuple[Any, Path]],
+    on_graded: OnGraded,
     *,
-    worker: object | None = None,
-    extra_args: Sequence[str] = (),
+    sandbox: Sandbox | None = None,
+    call_timeout: float | None = settings.CALL_TIMEOUT,
+    budget: float | None = None,
 ) -> None:
-    """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``done(key, board, seconds)`` after each.
-
-    The tests are collected and imported once; each submission then gets every
-    check, with fixtures set up afresh, exactly as in a run of its own.
-    """
-    batch = _Batch(submissions, done)
-    plugins: list[object] = [batch, _REPLAY] + ([_Shared(worker)] if worker is not None else [])
+    """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``on_graded(key, board, seconds)`` after each."""
+    batch = _Batch(submissions, on_graded)
+    session = CheckSession(sandbox=sandbox, call_timeout=call_timeout, budget=budget, batch=True)
     args = [
         *(str(path) for path in tests if path.is_dir()),
         f"--rootdir={assignment.folder}",
@@ -137,11 +72,10 @@ def run_batch(
         "-p", "no:cacheprovider",
         "--no-score-table",
         *BATCH_ARGS,
-        *extra_args,
     ]  # fmt: skip
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        exit_code = pytest.main(args, plugins=plugins)
+        exit_code = pytest.main(args, plugins=[Use(session), batch, _REPLAY])
     if batch.ran < len(submissions):
         why = "\n".join(batch.errors) or output.getvalue()
         raise RuntimeError(f"the checks of {assignment.name} did not run (pytest exit {int(exit_code)}):\n{why[-2000:]}")
@@ -150,14 +84,10 @@ def run_batch(
 class _Batch:
     """Runs the collected checks once per submission (a ``pytest_runtestloop`` of its own)."""
 
-    def __init__(self, submissions: Sequence[tuple[object, Path]], done: Callable[[object, Scoreboard, float], None]) -> None:
-        self.submissions, self.done, self.ran = submissions, done, 0
+    def __init__(self, submissions: Sequence[tuple[Any, Path]], on_graded: OnGraded) -> None:
+        self.submissions, self.on_graded, self.ran = submissions, on_graded, 0
         self.errors: list[str] = []  # collection errors (pytest's terminal, which would print them, is off)
         self.stdout = sys.stdout  # where the caller's output goes, outside the run's redirection
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.stash[BATCH] = True
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -167,12 +97,13 @@ class _Batch:
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         if session.testsfailed and not session.config.option.continue_on_collection_errors:
             return False  # a broken test file: pytest reports the collection error
-        board: Scoreboard = session.config.pluginmanager.get_plugin(SCOREBOARD)
+        checks = session_of(session.config)
+        board = checks.scoreboard
         items = session.items
         plain = [_plain(item) for item in items]
         for key, folder in self.submissions:
             started = time.perf_counter()
-            session.config.stash[STUDENT_DIR] = folder
+            checks.student_dir = folder
             board.results = []
             for index, item in enumerate(items):
                 nextitem = items[index + 1] if index + 1 < len(items) else None  # None: tear every fixture down
@@ -182,9 +113,9 @@ class _Batch:
                         board.results.append(result)
                 else:
                     item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-            forget_students(session.config)
+            checks.forget_students()
             with contextlib.redirect_stdout(self.stdout):  # pytest's output is kept aside; the caller's is not
-                self.done(key, Scoreboard(list(board.results)), time.perf_counter() - started)
+                self.on_graded(key, Scoreboard(list(board.results)), time.perf_counter() - started)
             self.ran += 1
         return True
 
@@ -218,7 +149,7 @@ def _run_plain(item: pytest.Function, nextitem: pytest.Item | None) -> CheckResu
     """
     if not item._request:  # a re-run: pytest_runtest_protocol does the same
         item._initrequest()
-    forget_calls()
+    begin_check()
     setup_done, failure, duration = False, None, 0.0
     try:
         item.session._setupstate.setup(item)
@@ -243,8 +174,8 @@ def _run_plain(item: pytest.Function, nextitem: pytest.Item | None) -> CheckResu
         item.funcargs = None
     properties = dict(item.user_properties)
     if failure is None:
-        return CheckResult.of(item.nodeid, properties, passed=True, duration=duration)
+        return check_result(item.nodeid, properties, passed=True, duration=duration)
     if isinstance(failure, pytest.skip.Exception):
-        return CheckResult.of(item.nodeid, properties, passed=False, reason="skipped", duration=duration) if setup_done else None
-    reason, details, _ = explain(failure, item)
-    return CheckResult.of(item.nodeid, properties, passed=False, reason=reason, details=details or reason, duration=duration)
+        return check_result(item.nodeid, properties, passed=False, reason="skipped", duration=duration) if setup_done else None
+    reason, details, _ = explain(failure)
+    return check_result(item.nodeid, properties, passed=False, reason=reason, details=details or reason, duration=duration)

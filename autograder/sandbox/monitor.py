@@ -1,4 +1,4 @@
-"""The monitor that catches forbidden calls (``autograder.forbidden``) while student code runs.
+"""The monitor that catches forbidden calls (``autograder.forbidden``) while student code runs (in the sandbox).
 
 While a student's function runs, ``ForbiddenCallMonitor`` watches three levels:
 

@@ -2,7 +2,7 @@
 
 With ``derandomize`` on, Hypothesis draws the same examples for every submission
 whose checks pass, and stops at the first failing one (``--no-shrink``). Drawing
-them costs more than most checks, so a batch run (``autograder.runner.run_batch``)
+them costs more than most checks, so a batch run (``autograder.checks.batch.run_batch``)
 asks Hypothesis once per property test for that sequence, by running the test
 with a recorder in place of its body (``.hypothesis.inner_test``, which
 Hypothesis lets plugins replace), and then runs the real body on each recorded
@@ -25,14 +25,14 @@ import copy
 import dataclasses
 import functools
 import hashlib
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+
+from autograder.atomic import atomic_write_bytes
 
 Examples = list[dict[str, Any]]
 
@@ -74,9 +74,7 @@ class ReplayExamples:
         except FileNotFoundError:
             pass
         examples = draw()
-        with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as handle:
-            pickle.dump(examples, handle)
-        os.replace(handle.name, path)  # whole or not at all, whoever writes it first or last
+        atomic_write_bytes(path, pickle.dumps(examples), durable=False)  # whole or not at all, whoever writes it first or last
         return examples
 
 

@@ -1,0 +1,51 @@
+"""Every failure of a check, explained: a one-line reason and the full story.
+
+A check fails in one of a few ways: a ``CheckFailure`` from the comparisons or
+the student proxy (already worded for students), the student's own exception
+(the call, its message and the student's frames), ``NotImplementedError`` from a
+stub (``not implemented yet: `pad2d```), or a plain assertion or error of the
+check itself. What the student's code printed during the check (caught by a
+sandboxed child) ends the explanation.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from autograder.student import CheckFailure, calls
+
+
+def explain(exc: BaseException) -> tuple[str, str, bool]:
+    """(one-line reason, full explanation, whether that explanation replaces pytest's report)."""
+    reason, details, concise = _explain(exc)
+    printed = calls().printed_text()
+    if printed:
+        details = f"{details or reason}\n  your code printed:\n" + textwrap.indent(printed.rstrip("\n"), "    | ")
+    return reason, details, concise
+
+
+def _explain(exc: BaseException) -> tuple[str, str, bool]:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]  # several failures at once: explain the first
+    notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
+    if isinstance(exc, CheckFailure):
+        return exc.reason, f"{exc}{notes}", True
+    call = calls().raised(exc)
+    if call is not None:
+        function = call.function
+        if isinstance(exc, NotImplementedError):
+            missing = str(exc) if str(exc).isidentifier() else function
+            needed = "" if missing == function else f" (needed by `{function}`)"
+            return f"not implemented yet: `{missing}`{needed}", f"not implemented yet: `{missing}`{needed}\n  call: {call.text}", True
+        frames = "".join(f'\n  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line}' for f in call.frames)
+        message = f"{type(exc).__name__}: {exc}"
+        reason = f"`{function}` raised {message.splitlines()[0]}"
+        return reason, f"`{function}` raised {message}\n  call: {call.text}{frames}{notes}", True
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip() or "assertion failed"
+        return text.splitlines()[0], text, False
+    if isinstance(exc, pytest.fail.Exception):
+        return str(exc).splitlines()[0], str(exc), False
+    return f"error in the check itself: {type(exc).__name__}: {exc}", "", False

@@ -1,0 +1,14 @@
+"""``convgrade grade``: a class graded against the visible and hidden tests, student code in a sandbox.
+
+The pipeline reads top to bottom:
+
+1. ``submissions``: every (student, assignment) of ``SUBMITTED``, zips unpacked without trusting them;
+2. ``jobs``: a ``Job`` per submission, and the marker that says one is done (a rerun skips it);
+3. ``pool``: the jobs in chunks over grading processes, each with a warm sandbox;
+4. ``chunk``: one chunk graded in one pytest session, each submission's files written as it ends;
+5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``;
+6. ``table``: the class's grades on the terminal; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database).
+
+The parent process (``pool``, ``jobs``, ``results``, ``table``) imports neither torch
+nor pytest; ``chunk`` is imported by the grading processes.
+"""

@@ -1,0 +1,273 @@
+"""One call of a student's function, wherever student code runs.
+
+``run_call`` calls the student's function on copies of its arguments, under the
+assignment's ``ForbiddenCallMonitor`` and a time limit, and describes what
+happened as plain data (``Outcome``): the result, the exception it raised, the
+forbidden calls seen, the inputs it changed in place. It runs in the sandboxed
+child when a class is graded (``autograder.sandbox.zygote``) and in the test
+process for a student's self-check (``LocalModule``). It decides nothing: the
+grader's ``autograder.student.Student`` turns an ``Outcome`` into the result, or
+the failure, a check sees.
+
+Nothing here imports the grader's side (``autograder.student``, pytest).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import linecache
+import signal
+import sys
+import threading
+import traceback
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import torch
+
+from autograder.sandbox.monitor import ForbiddenCallMonitor
+
+
+class ImportFailed(Exception):
+    """The student's module could not be imported; the message is the reason a student reads."""
+
+
+class ProcessDied(Exception):
+    """The process running the student's code died or went silent during a call."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.timed_out = timed_out
+
+
+class _CallTimedOut(BaseException):
+    """Raised inside student code when its time is up (not an ``Exception``, so
+    an ``except Exception`` in the submission cannot swallow it)."""
+
+
+@dataclass
+class Outcome:
+    """What one call of a student's function did, as plain data."""
+
+    params: list[str] = field(default_factory=list)  # the function's parameter names
+    missing: bool = False  # the module has no such function
+    result: Any = None
+    result_is: tuple[str, int | str] | None = None  # ("args", i) or ("kwargs", key): the result is that argument
+    raised: dict | None = None  # {"type", "message", "frames": [[file, line, function, text], ...]}
+    exception: BaseException | None = None  # the exception itself, where it was not sent over a pipe
+    violations: list[tuple[str, str]] = field(default_factory=list)  # (shown_as, caught)
+    tampered: bool = False
+    timed_out: bool = False
+    exit_code: Any = None  # what sys.exit() was given, when the function called it
+    modified: list[str] = field(default_factory=list)  # inputs changed in place
+    after: tuple[list, dict] | None = None  # the arguments after a call of a `name_` function
+    printed: str = ""  # what the call printed, where a sandboxed child caught it (capped there)
+
+    def to_message(self) -> dict:
+        """The outcome as a wire value (the exception object stays behind)."""
+        return {key: value for key, value in vars(self).items() if key != "exception"}
+
+    @classmethod
+    def from_message(cls, message: dict) -> Outcome:
+        """The outcome a sandboxed child sent."""
+        return cls(**{key: message[key] for key in message if key in cls.__dataclass_fields__ and key != "exception"})
+
+
+def student_frames(exc: BaseException, module_file: str) -> list[traceback.FrameSummary]:
+    """The frames of ``exc``'s traceback that lie in the student's module."""
+    return [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == module_file]
+
+
+def load_source(source: str, filename: str, name: str) -> ModuleType:
+    """Import a module from its source text, its frames named ``filename``.
+
+    Raises ``ImportFailed`` with a reason a student can act on when it does not import.
+    """
+    module = ModuleType(name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    shown = Path(filename).name
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as exc:
+        raise ImportFailed(f"{shown} could not be imported: SyntaxError at line {exc.lineno}: {exc.msg}") from None
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - running the student's module is the point
+    except BaseException as exc:  # noqa: BLE001 - whatever the submission raises at import
+        where = student_frames(exc, filename)
+        line = f" (line {where[-1].lineno})" if where else ""
+        raise ImportFailed(f"{shown} could not be imported: {type(exc).__name__}: {exc}{line}") from None
+    return module
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import the module at ``path`` under a name no other module uses (its folder on sys.path meanwhile)."""
+    if not path.is_file():
+        raise ImportFailed(f"{path.name} is missing from {path.parent}")
+    unique = f"convgrade_student_{name}_{abs(hash(str(path))):x}"
+    sys.path.insert(0, str(path.parent))
+    try:
+        return load_source(path.read_text(encoding="utf-8", errors="replace"), str(path), unique)
+    finally:
+        sys.path.remove(str(path.parent))
+
+
+class LocalModule:
+    """A student's module imported and run in this process: a student's self-check, no sandbox."""
+
+    def __init__(self, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None) -> None:
+        self.name, self.module_file, self.forbidden, self.call_timeout = name, module_file, forbidden, call_timeout
+        self._module: ModuleType | None = None
+
+    @property
+    def module(self) -> ModuleType:
+        """The imported module (``ImportFailed`` when it does not import)."""
+        if self._module is None:
+            self._module = load_module(self.module_file, self.name)
+        return self._module
+
+    def run(self, function: str, args: tuple, kwargs: dict) -> Outcome:
+        """Call the student's ``function`` here, under the monitor and the time limit."""
+        return run_call(
+            self.module, function, args, kwargs,
+            forbidden=self.forbidden, timeout=self.call_timeout, module_file=str(self.module_file),
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Nothing to end: the module lives in this process."""
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or a caller of it is running Python's import machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt Python code after ``seconds`` (main thread only; 0 or None: no limit)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def _expire(signum: int, frame: FrameType | None) -> None:
+        if _importing(frame):  # interrupting an import would leave a half-made module
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
+        raise _CallTimedOut
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def copy_args(obj: Any) -> Any:
+    """Tensors cloned, lists and tuples of them rebuilt, anything else shared."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if type(obj) in (list, tuple):
+        return type(obj)(copy_args(item) for item in obj)
+    return obj
+
+
+def tensor_pairs(original: Any, copy: Any, path: str) -> Iterator[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(where, original, copy) for every tensor in an argument."""
+    if isinstance(original, torch.Tensor):
+        yield path, original, copy
+    elif type(original) in (list, tuple):
+        for i, (a, b) in enumerate(zip(original, copy)):
+            yield from tensor_pairs(a, b, f"{path}[{i}]")
+
+
+def _unchanged(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if torch.equal(a, b):  # the usual case, in one operator; NaN never equals itself, hence the rest
+        return True
+    both_nan = a.isnan() & b.isnan() if a.is_floating_point() else torch.zeros_like(a, dtype=torch.bool)
+    return bool(((a == b) | both_nan).all())
+
+
+_PARAMS: weakref.WeakKeyDictionary[Callable[..., Any], list[str]] = weakref.WeakKeyDictionary()
+
+
+def _params(function: Callable[..., Any]) -> list[str]:
+    """The function's parameter names (worked out once per function: it is called hundreds of times)."""
+    try:
+        return list(_PARAMS[function])
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable
+        try:
+            params = list(inspect.signature(function).parameters)
+        except (TypeError, ValueError):  # Python cannot tell this callable's signature
+            params = []
+        try:
+            _PARAMS[function] = params
+        except TypeError:
+            pass
+        return list(params)
+
+
+@functools.cache
+def _monitor(forbidden: tuple[str, ...], aten: bool) -> ForbiddenCallMonitor:
+    """The monitor for a set of rules, made once (it starts afresh each time it is entered)."""
+    return ForbiddenCallMonitor.for_keys(forbidden, aten=aten)
+
+
+def run_call(
+    module: ModuleType, name: str, args: tuple, kwargs: dict, *,
+    forbidden: tuple[str, ...], timeout: float | None, module_file: str, aten: bool = True,
+) -> Outcome:
+    """Call the student's ``name`` on copies of the arguments, under the monitor and a time limit.
+
+    ``aten=False`` watches for forbidden calls by builtin rather than by operator
+    (``autograder.sandbox.monitor``: cheaper, for a function already watched once).
+    """  # fmt: skip
+    function = getattr(module, name, None)
+    if not callable(function):
+        return Outcome(missing=True)
+    params = _params(function)
+    given_args, given_kwargs = copy_args(args), copy_args(kwargs)
+    outcome = Outcome(params=params)
+    monitor = _monitor(forbidden, aten)
+    try:
+        with monitor, _time_limit(timeout):
+            outcome.result = function(*given_args, **given_kwargs)
+    except _CallTimedOut:
+        outcome.timed_out = True
+    except SystemExit as exc:
+        outcome.exit_code = exc.code if type(exc.code) in (int, str, type(None)) else repr(exc.code)
+    except Exception as exc:  # noqa: BLE001 - the student's exception, reported
+        outcome.exception = exc
+        frames = [[f.filename, f.lineno, f.name, f.line] for f in student_frames(exc, module_file)]
+        outcome.raised = {"type": type(exc).__name__, "message": str(exc), "frames": frames}
+    outcome.violations = [(v.shown_as, v.caught) for v in monitor.violations]
+    outcome.tampered = monitor.tampered
+    labels = [f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in range(len(args))]
+    pairs = [pair for label, a, b in zip(labels, args, given_args) for pair in tensor_pairs(a, b, label)]
+    pairs += [pair for key in kwargs for pair in tensor_pairs(kwargs[key], given_kwargs[key], f"`{key}`")]
+    if name.endswith("_"):
+        outcome.after = (list(given_args), dict(given_kwargs))
+    else:
+        outcome.modified = [where for where, original, given in pairs if not _unchanged(original, given)]
+    for i, given in enumerate(given_args):
+        if outcome.result is given and isinstance(given, torch.Tensor):
+            outcome.result_is, outcome.result = ("args", i), None
+    for key, given in given_kwargs.items():
+        if outcome.result is given and isinstance(given, torch.Tensor):
+            outcome.result_is, outcome.result = ("kwargs", key), None
+    return outcome

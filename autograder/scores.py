@@ -1,0 +1,103 @@
+"""The results model: what a check, a submission and a class scored. Data only.
+
+- ``CheckResult``: one check of one submission (pass or fail, points, reason);
+- ``Scoreboard``: the checks of one run, in order, and their totals;
+- ``GradeRow``: one (student, assignment) of the class, as ``grades.csv`` lists it,
+  with its ``Status``.
+
+Nothing here imports torch or pytest: the parent of ``convgrade grade`` reads
+and writes these while its grading processes import both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """What became of one (student, assignment): the ``status`` column of ``grades.csv``."""
+
+    GRADED = "graded"
+    NO_SUBMISSION = "no submission"
+    BAD_SUBMISSION = "bad submission"
+    NOT_GRADED = "not graded"  # planned, but no run has graded it yet
+    GRADER_ERROR = "grader error"  # the grader failed on it; the status text says how, and a rerun grades it
+
+
+def grader_error(exc: BaseException) -> str:
+    """The status of a submission the grader failed on: ``grader error: KeyError: 'x'``."""
+    return f"{Status.GRADER_ERROR}: {type(exc).__name__}: {exc}"
+
+
+def total(points: Iterable[float]) -> float:
+    """A sum of points without float noise (0.1 + 0.2 is 0.3)."""
+    return round(math.fsum(points), 6)
+
+
+def points_text(value: float) -> str:
+    """``2.0`` -> ``2``, ``1.5`` -> ``1.5``."""
+    return f"{value:g}"
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check, as score tables and result files show it."""
+
+    nodeid: str
+    assignment: str
+    task: str
+    check: str
+    max_points: float
+    passed: bool
+    reason: str = ""
+    details: str = ""
+    hidden: bool = False
+    duration: float = 0.0
+
+    @property
+    def points(self) -> float:
+        """Points earned: all of them on a pass, none otherwise."""
+        return self.max_points if self.passed else 0.0
+
+
+@dataclass
+class Scoreboard:
+    """The ``CheckResult`` of every check that ran, in order."""
+
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Points earned over all checks."""
+        return total(result.points for result in self.results)
+
+    @property
+    def max_score(self) -> float:
+        """Points available over all checks."""
+        return total(result.max_points for result in self.results)
+
+    @property
+    def passed(self) -> int:
+        """How many checks passed."""
+        return sum(result.passed for result in self.results)
+
+    def by_assignment(self) -> dict[str, Scoreboard]:
+        """The board split per assignment, in the order they ran."""
+        boards: dict[str, Scoreboard] = {}
+        for result in self.results:
+            boards.setdefault(result.assignment, Scoreboard()).results.append(result)
+        return boards
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    """One (student, assignment) of the class: a line of ``grades.csv``."""
+
+    student_id: str
+    assignment: str
+    score: float
+    max_score: float
+    status: str  # a ``Status``, or ``grader_error(...)``
