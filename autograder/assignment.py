@@ -7,19 +7,92 @@ student's submission) holds ``assignment.toml``::
     module = "padding"              # the student edits padding.py
     forbidden = ["padding"]         # keys of autograder.forbidden.RULES
 
+    [rubric]                        # optional; these are the defaults
+    points = 100                    # what the assignment is worth
+    errors = 0.10                   # the share of those points for input validation
+
 plus the module, ``tests/`` (visible tests) and, outside the student release,
 ``hidden_tests/``.
+
+The rubric: every check belongs to one category (``CATEGORIES``, the
+``category`` marker; ``values`` by default) and declares its points. A category
+given a share in ``[rubric]`` is worth that share of ``points``; the others share
+what is left in proportion to their declared points. ``convgrade release``
+writes the points the checks declare per category, visible and hidden together,
+into the released copies (``[rubric.declared]``), so that a student's
+self-check, which has only the visible checks, scores each check as grading does.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 METADATA = "assignment.toml"
 VISIBLE_TESTS = "tests"
 HIDDEN_TESTS = "hidden_tests"
+CATEGORIES = {  # what a check measures (its ``category`` marker), and what a student reads about it
+    "values": "values against PyTorch and hand-worked cases",
+    "shapes": "shapes",
+    "dtypes": "dtypes",
+    "properties": "properties",
+    "edge": "edge cases",
+    "errors": "errors for bad arguments",
+}
+DEFAULT_CATEGORY = "values"
+DEFAULT_POINTS = 100.0
+DEFAULT_SHARES = {"errors": 0.10}  # the curriculum's rule: input validation is at most 10% of an assignment
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """What an assignment is worth, and how its points are shared out between the categories of its checks."""
+
+    points: float = DEFAULT_POINTS
+    shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))  # category -> share of ``points``
+    declared: dict[str, float] | None = None  # points the checks declare per category (written by the release)
+
+    def factors(self, declared: dict[str, float]) -> dict[str, float]:
+        """Per category, what one declared point is worth, given the points declared per category."""
+        present = {category: total for category, total in declared.items() if total > 0}
+        fixed = sum(share for category, share in self.shares.items() if category in present)
+        free = sum(total for category, total in present.items() if category not in self.shares)
+        factors = {}
+        for category, total in present.items():
+            if category in self.shares:
+                factors[category] = self.points * self.shares[category] / total
+            else:
+                factors[category] = self.points * (1 - fixed) / free
+        return factors
+
+    @classmethod
+    def parse(cls, data: object, path: Path) -> Rubric:
+        """The ``[rubric]`` table of ``path`` (absent: the defaults), checked."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise AssignmentError(f"{path}: [rubric] must be a table.")
+        points = data.get("points", DEFAULT_POINTS)
+        if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+            raise AssignmentError(f"{path}: rubric.points must be a positive number, not {points!r}.")
+        shares = dict(DEFAULT_SHARES)
+        for key, value in data.items():
+            if key in ("points", "declared"):
+                continue
+            if key not in CATEGORIES:
+                raise AssignmentError(f"{path}: rubric.{key} is not a category of checks; the categories are {', '.join(CATEGORIES)}.")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise AssignmentError(f"{path}: rubric.{key} must be a share between 0 and 1, not {value!r}.")
+            shares[key] = float(value)
+        if sum(shares.values()) > 1 + 1e-9:
+            raise AssignmentError(f"{path}: the rubric's shares add up to {sum(shares.values()):g}, more than 1.")
+        declared = data.get("declared")
+        if declared is not None and not (
+            isinstance(declared, dict) and all(key in CATEGORIES and isinstance(v, (int, float)) for key, v in declared.items())
+        ):
+            raise AssignmentError(f"{path}: rubric.declared is written by `convgrade release`: release again.")
+        return cls(points=float(points), shares=shares, declared=None if declared is None else {k: float(v) for k, v in declared.items()})
 
 
 class AssignmentError(Exception):
@@ -34,6 +107,7 @@ class Assignment:
     title: str
     module: str
     forbidden: tuple[str, ...]
+    rubric: Rubric = field(default_factory=Rubric)
 
     @property
     def name(self) -> str:
@@ -77,7 +151,8 @@ class Assignment:
             raise AssignmentError(
                 f"{path} forbids unknown {', '.join(unknown)}; known: {', '.join(RULES)}."
             )
-        return cls(folder=folder, title=data["title"], module=data["module"], forbidden=forbidden)
+        rubric = Rubric.parse(data.get("rubric"), path)
+        return cls(folder=folder, title=data["title"], module=data["module"], forbidden=forbidden, rubric=rubric)
 
 
 def enclosing_assignment(path: Path) -> Assignment | None:

@@ -7,7 +7,9 @@ failure's first line is a one-line reason; the lines after it give the call,
 the shapes, where the first differences are, and, when a known mistake explains
 the result, which one.
 
-``expect_error(ValueError, mentions="padding")`` checks a contract's error case.
+``expect_error(ValueError, mentions="padding")`` checks a contract's error case;
+``error_cases()`` groups a function's error cases in one check, each case worth
+an equal share of its points.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from autograder import describe
 from autograder.mistakes import FLOAT32_PRECISION, SIGN_FLIPPED, TRANSPOSED
 from autograder.sandbox.wire import Foreign
-from autograder.student import CheckFailure, call_for, student_call_of
+from autograder.student import CheckFailure, PartialCredit, call_for, student_call_of
 
 # (rtol, atol): |got - expected| <= atol * scale + rtol * |expected|, where
 # scale = max(1, max |expected|), so large sums are not held to a tighter
@@ -97,6 +99,57 @@ def expect_error(error: type[Exception], *, mentions: str | None = None) -> Iter
     call = record.text if record else "the call"
     returned = describe.value(record.result) if record else "normally"
     raise CheckFailure(f"expected {wanted}, but it returned {returned}\n  call: {call}")
+
+
+class ErrorCases:
+    """The error cases of one check: ``with case(ValueError, mentions="padding", case="negative padding"): ...``."""
+
+    def __init__(self) -> None:
+        self.passed: list[str] = []
+        self.failed: list[tuple[str, CheckFailure]] = []
+
+    @contextmanager
+    def __call__(self, error: type[Exception], *, case: str, mentions: str | None = None) -> Iterator[None]:
+        """One case: the student's call inside the block must raise ``error`` naming ``mentions``."""
+        try:
+            with expect_error(error, mentions=mentions):
+                yield
+        except NotImplementedError:
+            raise  # a stub: the whole check says "not implemented yet"
+        except CheckFailure as failure:
+            self.failed.append((case, failure))
+        else:
+            self.passed.append(case)
+
+
+@contextmanager
+def error_cases() -> Iterator[ErrorCases]:
+    """A function's error cases in one check, each worth an equal share of its points.
+
+    ::
+
+        with error_cases() as case:
+            with case(ValueError, mentions="padding", case="negative padding"):
+                student.pad2d(x, -1)
+            with case(ValueError, mentions="mode", case="an unknown mode"):
+                student.pad2d(x, 1, mode="symmetric")
+
+    When some cases fail, the check fails with the first failure explained, the
+    others named, and the share of cases that passed as partial credit.
+    """
+    cases = ErrorCases()
+    yield cases
+    if not cases.failed:
+        return
+    total = len(cases.passed) + len(cases.failed)
+    (first_case, first), *others = cases.failed
+    headline = f"{len(cases.failed)} of {total} error cases fail; {first_case}: {first.reason}"
+    lines = [headline, *str(first).splitlines()[1:]]
+    if others:
+        lines.append(f"  also failing: {'; '.join(case for case, _ in others)}")
+    if cases.passed:
+        lines.append(f"  passing: {'; '.join(cases.passed)}")
+    raise PartialCredit("\n".join(lines), len(cases.passed) / total)
 
 
 def _mismatch(got: Any, expected: Any, *, rtol: float | None, atol: float | None) -> tuple[str, list[str]] | None:

@@ -38,8 +38,8 @@ def total(points: Iterable[float]) -> float:
 
 
 def points_text(value: float) -> str:
-    """``2.0`` -> ``2``, ``1.5`` -> ``1.5``."""
-    return f"{value:g}"
+    """``2.0`` -> ``2``, ``1.5`` -> ``1.5``, ``0.6666667`` -> ``0.67``."""
+    return f"{round(value, 2):g}"
 
 
 @dataclass
@@ -56,11 +56,13 @@ class CheckResult:
     details: str = ""
     hidden: bool = False
     duration: float = 0.0
+    category: str = "values"  # what the check measures (autograder.assignment.CATEGORIES)
+    partial: float = 0.0  # on a failure, the share of the check's cases that passed (error cases earn credit one by one)
 
     @property
     def points(self) -> float:
-        """Points earned: all of them on a pass, none otherwise."""
-        return self.max_points if self.passed else 0.0
+        """Points earned: all of them on a pass, the share of its cases that passed otherwise."""
+        return self.max_points if self.passed else round(self.max_points * self.partial, 6)
 
 
 @dataclass

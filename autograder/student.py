@@ -38,10 +38,20 @@ from autograder.sandbox.call import ImportFailed, LocalModule, Outcome, ProcessD
 class CheckFailure(AssertionError):
     """A check failed; the first line of the message is the one-line reason."""
 
+    partial: float = 0.0  # the share of the check's cases that passed (its share of the points)
+
     @property
     def reason(self) -> str:
         """The one-line reason shown in score tables."""
         return str(self).splitlines()[0] if str(self) else type(self).__name__
+
+
+class PartialCredit(CheckFailure):
+    """A check of several cases failed some of them: it earns ``partial`` of its points."""
+
+    def __init__(self, message: str, partial: float) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass

@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autograder"
 GRADING_PARENT = [  # what `convgrade grade` imports before its grading processes start
     "autograder.cli", "autograder.grading.jobs", "autograder.grading.pool", "autograder.grading.results",
     "autograder.grading.table", "autograder.grading.submissions", "autograder.grading.nbgrader_gradebook",
-    "autograder.release.plan", "autograder.sandbox.launch", "autograder.scores", "autograder.assignment",
+    "autograder.sandbox.launch", "autograder.scores", "autograder.assignment",
 ]  # fmt: skip
 SANDBOX_SIDE = {  # all the package a sandboxed zygote may hold
     "autograder", "autograder.sandbox", "autograder.sandbox.zygote", "autograder.sandbox.call",

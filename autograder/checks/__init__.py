@@ -2,6 +2,7 @@
 
 - ``plugin``: fixtures, markers, options and hooks (the ``convgrade`` pytest plugin);
 - ``context``: ``CheckSession``, the state of one session, set once;
+- ``rubric``: what each check is worth: its declared points, its category, the assignment's rubric;
 - ``explain``: a failure as a one-line reason and its full story;
 - ``tables``: score tables for people;
 - ``run``: one student's module, in this process (``convgrade check``, ``check()``);

@@ -64,7 +64,7 @@ def run_batch(
 ) -> None:
     """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``on_graded(key, board, seconds)`` after each."""
     batch = _Batch(submissions, on_graded)
-    session = CheckSession(sandbox=sandbox, call_timeout=call_timeout, budget=budget, batch=True)
+    session = CheckSession(sandbox=sandbox, call_timeout=call_timeout, budget=budget, batch=True, complete=True)
     args = [
         *(str(path) for path in tests if path.is_dir()),
         f"--rootdir={assignment.folder}",
@@ -177,5 +177,8 @@ def _run_plain(item: pytest.Function, nextitem: pytest.Item | None) -> CheckResu
         return check_result(item.nodeid, properties, passed=True, duration=duration)
     if isinstance(failure, pytest.skip.Exception):
         return check_result(item.nodeid, properties, passed=False, reason="skipped", duration=duration) if setup_done else None
-    reason, details, _ = explain(failure)
-    return check_result(item.nodeid, properties, passed=False, reason=reason, details=details or reason, duration=duration)
+    explained = explain(failure)
+    return check_result(
+        item.nodeid, properties, passed=False, reason=explained.reason, details=explained.details or explained.reason,
+        duration=duration, partial=explained.partial,
+    )  # fmt: skip

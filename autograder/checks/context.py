@@ -33,6 +33,7 @@ class CheckSession:
     call_timeout: float | None = settings.CALL_TIMEOUT  # seconds per call; None: no limit
     budget: float | None = None  # seconds all of a submission's calls may take; None: no limit
     batch: bool = False  # many submissions in one session: every failure reported short, without a traceback
+    complete: bool = False  # the session collects every check of its assignments (the rubric adds them up)
     scoreboard: Scoreboard = field(default_factory=Scoreboard)
     students: dict[tuple[Path, Path], Student] = field(default_factory=dict)  # opened, by (assignment, submission) folder
 

@@ -11,19 +11,30 @@ sandboxed child) ends the explanation.
 from __future__ import annotations
 
 import textwrap
+from typing import NamedTuple
 
 import pytest
 
 from autograder.student import CheckFailure, calls
 
 
-def explain(exc: BaseException) -> tuple[str, str, bool]:
-    """(one-line reason, full explanation, whether that explanation replaces pytest's report)."""
+class Explanation(NamedTuple):
+    """A failure, for people."""
+
+    reason: str  # one line, for score tables
+    details: str  # the whole story
+    concise: bool  # whether ``details`` replaces pytest's report (and its traceback)
+    partial: float = 0.0  # the share of the check's cases that passed
+
+
+def explain(exc: BaseException) -> Explanation:
+    """The failure ``exc`` of a check, explained."""
     reason, details, concise = _explain(exc)
     printed = calls().printed_text()
     if printed:
         details = f"{details or reason}\n  your code printed:\n" + textwrap.indent(printed.rstrip("\n"), "    | ")
-    return reason, details, concise
+    partial = exc.partial if isinstance(exc, CheckFailure) else 0.0
+    return Explanation(reason, details, concise, partial)
 
 
 def _explain(exc: BaseException) -> tuple[str, str, bool]:

@@ -29,6 +29,7 @@ from autograder import settings
 from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment
 from autograder.checks.context import session_of
 from autograder.checks.explain import explain
+from autograder.checks.rubric import category_of, declared_of, factors_for
 from autograder.scores import CheckResult
 from autograder.student import Student, begin_check
 
@@ -71,6 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): how many points the check is worth (default 1)")
     config.addinivalue_line("markers", "task(name): the curriculum function the check is about")
+    config.addinivalue_line("markers", "category(name): what the check measures: values, shapes, dtypes, properties, edge or errors")
     config.pluginmanager.register(_ShortReports(), "convgrade-short-reports")
     config.pluginmanager.register(_Scorekeeper(config), "convgrade-scorekeeper")
     _load_hypothesis_profile(config)
@@ -136,22 +138,34 @@ def _assignment_of(folder: Path) -> str | None:
     return found.name if found else None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    by_assignment: dict[Path, list[pytest.Item]] = {}
+    assignments: dict[Path, Assignment] = {}  # by test folder: each assignment.toml read once
     for item in items:
-        if not is_check(item):
-            continue
-        marker = item.get_closest_marker("points")
-        points = float(marker.args[0]) if marker and marker.args else 1.0
-        item.user_properties += [
-            ("convgrade_points", points),
-            ("convgrade_assignment", _assignment_of(Path(str(item.path)).parent)),
-            ("convgrade_task", _task_of(item)),
-            ("convgrade_check", _check_of(item)),
-            ("convgrade_hidden", HIDDEN_TESTS in Path(str(item.path)).parts),
-        ]
+        if is_check(item):
+            folder = Path(str(item.path)).parent
+            if folder not in assignments:
+                assignments[folder] = _assignment_for(folder)
+            by_assignment.setdefault(assignments[folder].folder, []).append(item)
+    complete = session_of(config).complete
+    for folder, checks in by_assignment.items():
+        factors = factors_for(_assignment_for(folder), checks, complete=complete)
+        for item in checks:
+            category, declared = category_of(item), declared_of(item)
+            item.user_properties += [
+                ("convgrade_points", round(declared * factors[category], 6)),
+                ("convgrade_declared", declared),
+                ("convgrade_category", category),
+                ("convgrade_assignment", folder.name),
+                ("convgrade_task", _task_of(item)),
+                ("convgrade_check", _check_of(item)),
+                ("convgrade_hidden", HIDDEN_TESTS in Path(str(item.path)).parts),
+            ]
 
 
-def check_result(nodeid: str, properties: dict, *, passed: bool, reason: str = "", details: str = "", duration: float = 0.0) -> CheckResult:
+def check_result(
+    nodeid: str, properties: dict, *, passed: bool, reason: str = "", details: str = "", duration: float = 0.0, partial: float = 0.0
+) -> CheckResult:
     """The result of a check, from the ``user_properties`` the plugin gave its item."""
     return CheckResult(
         nodeid=nodeid,
@@ -159,6 +173,8 @@ def check_result(nodeid: str, properties: dict, *, passed: bool, reason: str = "
         task=properties["convgrade_task"],
         check=properties["convgrade_check"],
         max_points=properties["convgrade_points"],
+        category=properties["convgrade_category"],
+        partial=partial,
         passed=passed,
         reason=reason,
         details=details,
@@ -213,7 +229,7 @@ class _Scorekeeper:
             check_result(
                 report.nodeid, properties, passed=report.passed, duration=report.duration,
                 reason=properties.get("convgrade_reason", "skipped" if report.skipped else ""),
-                details=properties.get("convgrade_details", ""),
+                details=properties.get("convgrade_details", ""), partial=properties.get("convgrade_partial", 0.0),
             )  # fmt: skip
         )
 
@@ -230,7 +246,7 @@ class _ShortReports:
         excinfo = call.excinfo
         if excinfo is None or excinfo.errisinstance((pytest.skip.Exception, KeyboardInterrupt)) or not is_check(item):
             return None
-        reason, details, concise = explain(excinfo.value)
+        reason, details, concise, partial = explain(excinfo.value)
         if not (concise or session_of(item.config).batch):
             item.stash[_EXPLAINED] = (reason, details)  # for the wrapper below, after pytest's report
             return None
@@ -238,7 +254,7 @@ class _ShortReports:
         return pytest.TestReport(
             item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", details or reason, call.when,
             sections, call.duration, call.start, call.stop,
-            user_properties=[*item.user_properties, ("convgrade_reason", reason), ("convgrade_details", details)],
+            user_properties=[*item.user_properties, ("convgrade_reason", reason), ("convgrade_details", details), ("convgrade_partial", partial)],
         )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from autograder.assignment import HIDDEN_TESTS, Assignment, assignments_in
+from autograder.assignment import HIDDEN_TESTS, METADATA, Assignment, assignments_in
 from autograder.atomic import atomic_write_bytes
 from autograder.release import REFERENCE, STUDENT_RELEASE, ReleaseError
 from autograder.release.markers import has_markers, reference_module, stub_module
@@ -48,6 +48,8 @@ def release_assignment(assignment: Assignment, notebooks: NbgraderNotebooks | No
             reference[relative] = notebooks.reference(path)
             continue
         data = path.read_bytes()
+        if relative == Path(assignment.name) / METADATA:
+            data = released_metadata(assignment, data.decode("utf-8")).encode("utf-8")
         if path.suffix == ".py":
             text = data.decode("utf-8")
             if has_markers(text):
@@ -122,6 +124,21 @@ def _remove_empty_folders(folder: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+
+
+def released_metadata(assignment: Assignment, text: str) -> str:
+    """``assignment.toml`` as released: the source's, and the points its checks declare per category.
+
+    A student's copy has only the visible checks; with these totals its self-check
+    scores each check as grading does (``autograder.checks.rubric``).
+    """
+    from autograder.checks.rubric import declared_points  # collecting the checks imports pytest and torch
+
+    if assignment.rubric.declared is not None:
+        raise ReleaseError(f"{assignment.folder / METADATA}: [rubric.declared] is written by the release; remove it from source/")
+    declared = declared_points(assignment.folder)
+    table = "".join(f"{category} = {points:g}\n" for category, points in sorted(declared.items()))
+    return f"{text.rstrip()}\n\n# Written by `convgrade release`: the points the checks declare per category, visible and hidden.\n[rubric.declared]\n{table}"
 
 
 def write_file(path: Path, data: bytes) -> None:
