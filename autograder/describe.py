@@ -30,12 +30,14 @@ def number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def value(obj: Any, *, limit: int = 80) -> str:
-    """Describe any argument or result in one short line."""
+def value(obj: Any, *, limit: int = 80, values: bool = True) -> str:
+    """Describe any argument or result in one short line (``values=False``: tensors by dtype and shape alone)."""
     if isinstance(obj, torch.Tensor):
         spec = tensor_spec(obj)
         if type(obj) is not torch.Tensor:
             spec = f"{type(obj).__name__}({spec})"
+        if not values:
+            return spec
         if obj.dim() == 0:
             spec += f" {number(obj.item())}" if obj.is_floating_point() else f" {obj.item()}"
         elif obj.numel() <= 4 and obj.dim() == 1:
@@ -44,22 +46,23 @@ def value(obj: Any, *, limit: int = 80) -> str:
     if isinstance(obj, torch.Generator):
         return "torch.Generator"
     if isinstance(obj, (list, tuple)) and any(isinstance(item, torch.Tensor) for item in obj):
-        inner = ", ".join(value(item) for item in obj[:4])
+        inner = ", ".join(value(item, values=values) for item in obj[:4])
         more = ", ..." if len(obj) > 4 else ""
         return f"[{inner}{more}]" if isinstance(obj, list) else f"({inner}{more})"
     text = repr(obj)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def call(function: str, args: Sequence[Any], kwargs: Mapping[str, Any], params: Sequence[str] = ()) -> str:
+def call(function: str, args: Sequence[Any], kwargs: Mapping[str, Any], params: Sequence[str] = (), *, values: bool = True) -> str:
     """``pad2d(input=float32[2, 3, 5, 7], padding=(1, 2, 3, 1), mode='reflect')``.
 
     Positional arguments are shown with their names from ``params`` (the
-    function's parameter names, in order) where it has them.
+    function's parameter names, in order) where it has them; ``values=False``
+    shows tensors by dtype and shape alone (what a hidden check may say).
     """
     names = [params[i] if i < len(params) else None for i in range(len(args))]
-    parts = [f"{name}={value(arg)}" if name else value(arg) for name, arg in zip(names, args)]
-    parts += [f"{key}={value(arg)}" for key, arg in kwargs.items()]
+    parts = [f"{name}={value(arg, values=values)}" if name else value(arg, values=values) for name, arg in zip(names, args)]
+    parts += [f"{key}={value(arg, values=values)}" for key, arg in kwargs.items()]
     return f"{function}({', '.join(parts)})"
 
 

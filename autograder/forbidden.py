@@ -48,12 +48,13 @@ RULES: dict[str, Rule] = {
             "scipy.signal.correlate",
             "scipy.ndimage.convolve",
             "scipy.ndimage.correlate",
+            *(f"torch.nn.modules.conv.{module}.__init__" for module in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d")),
         ),
     ),
     "im2col": Rule(
         shown_as="F.unfold",
         aten=frozenset({"im2col", "col2im"}),
-        python=("torch.nn.functional.unfold", "torch.nn.functional.fold"),
+        python=("torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.modules.fold.Unfold.__init__", "torch.nn.modules.fold.Fold.__init__"),
     ),
     "padding": Rule(
         shown_as="F.pad",
@@ -64,7 +65,12 @@ RULES: dict[str, Rule] = {
                 "replication_pad1d", "replication_pad2d", "replication_pad3d",
             }
         ),  # fmt: skip
-        python=("torch.nn.functional.pad", "numpy.pad"),
+        python=(
+            "torch.nn.functional.pad", "numpy.pad",
+            *(f"torch.nn.modules.padding.{module}.__init__" for module in (
+                "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "CircularPad2d",
+            )),
+        ),  # fmt: skip
     ),
     "nn.init": Rule(
         shown_as="torch.nn.init",
@@ -81,11 +87,18 @@ class Violation:
     caught: str  # what was actually called: "aten.convolution"
 
     def message(self) -> str:
-        """The sentence a student reads."""
-        detail = "" if self.caught == self.shown_as else f" (caught `{self.caught}`)"
-        return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself{detail}"
+        """The sentence a student reads, naming what the student wrote where it is known (``nn.ZeroPad2d``, not ``F.pad``)."""
+        if self.caught == self.shown_as:
+            return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself"
+        if self.caught.startswith("aten."):  # an operator: the student's own words are not known
+            return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself (caught `{self.caught}`)"
+        return f"`{self.caught}` is not allowed in this exercise (it does the work of `{self.shown_as}`): implement it yourself"
 
 
 def short_name(dotted: str) -> str:
-    """``torch.nn.functional.pad`` -> ``F.pad``, as students write it."""
-    return dotted.replace("torch.nn.functional.", "F.").replace("torch.nn.modules.conv.", "nn.")
+    """``torch.nn.functional.pad`` -> ``F.pad``, ``torch.nn.modules.padding.ZeroPad2d.__init__`` -> ``nn.ZeroPad2d``."""
+    name = dotted.removesuffix(".__init__")
+    for long, short in (("torch.nn.functional.", "F."), ("torch.nn.modules.conv.", "nn."), ("torch.nn.modules.padding.", "nn."),
+                        ("torch.nn.modules.fold.", "nn.")):
+        name = name.replace(long, short)
+    return name

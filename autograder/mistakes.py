@@ -39,6 +39,10 @@ ELEMENTS_NOT_BYTES = 'elements counted, not bytes: multiply the number of elemen
 ROWS_NOT_CHANNEL_FIRST = "rows ordered (kernel row, kernel column, channel): im2col's rows run over the channels first, then the kernel rows, then the kernel columns, (channel, row, column) as F.unfold orders them"
 WINDOWS_COLUMN_MAJOR = 'windows ordered column by column: the columns of im2col run over the windows row by row (left to right, then down), as F.unfold orders them'
 WEIGHT_ORDER = "weight flattened in another order than the columns: weight.reshape(C_out, C_in*kh*kw) is ordered (channel, row, column), the order of im2col's rows"
+STRIDE_AS_DILATION = "stride and dilation swapped: stride is the step from one window to the next, dilation the step between the taps inside a window (window (i, j) starts at (i * stride_h, j * stride_w); its taps are dilation apart)"
+PADDING_PAIR_IGNORED = "padding pair ignored: an (h, w) padding pads h rows at the top and the bottom and w columns at the left and the right, just as an int pads all four sides"
+WINDOW_3X3 = "window hard-coded to 3x3: the lesson's kernel is 3x3, but the window takes the kernel's own size, kh, kw = kernel.shape (a 3x3 kernel works, other sizes do not)"
+CONV_MATRIX_TRANSPOSED = "conv_matrix transposed: M is (Ho*Wo, H*W), one row per output pixel and one column per image pixel, so that M @ image.flatten() is the output; this is M.T"
 
 # Padding.
 SYMMETRIC_NOT_REFLECT = (
@@ -64,6 +68,10 @@ BIAS_COUNTED_WITHOUT_BIAS = "bias counted with bias=False: a layer without bias 
 KERNELS_CONCATENATED = 'kernels concatenated, not stacked: stack them along a new first dimension (C_out)'
 BIAS_AFTER_RELU = 'first bias added after the ReLU: the first layer is relu(conv(x, w1) + b1)'
 RELU_AFTER_OUTPUT = 'ReLU applied to the output too: two_layer is conv, ReLU, conv, with no ReLU at the end'
+MATLAB_GRAY_WEIGHTS = "MATLAB rgb2gray weights: 0.2989, 0.5870, 0.1140 are rgb2gray's rounded values (a near miss); BT.601 is exactly 0.299, 0.587, 0.114"
+BIAS_PER_ROW = "bias added per row: bias[:, None] lines up with the rows (H), not the channels; reshape it to (1, C_out, 1, 1) so bias[c] goes to every value of output channel c"
+INPUT_CAST_TO_FLOAT32 = "input cast to float32: .float() turns a float64 input into float32; keep the input's dtype and use the weight in it (weight.to(input.dtype))"
+WEIGHT_DTYPE_KEPT = "weight's dtype kept: a float64 weight or kernel promoted the float32 input to float64; the result keeps the input's dtype, so use weight.to(input.dtype)"
 
 # Initialisation.
 FAN_OUT_NOT_FAN_IN = "fan_out instead of fan_in: mode='fan_in' divides by C_in * kh * kw"
@@ -83,6 +91,10 @@ KAIMING_NOT_DEFAULT = "Kaiming's ReLU std instead of the default's: nn.Conv2d us
 STD_BEFORE_RELU = "std taken before the ReLU: record the std of relu(conv(h)), the layer's output"
 BIASED_STD = 'population std: use h.std(), the sample std that divides by n - 1'
 EVEN_KERNEL_PADDING = 'even kernel padded on the wrong side: the extra row and column of padding go bottom and right'
+SLOPE_IGNORED = "negative slope ignored: the leaky_relu gain is sqrt(2 / (1 + slope**2)) with param (kaiming's `a`) as the slope, 0.01 when None; sqrt(2) is the gain for slope 0, plain ReLU"
+SQRT5_NOT_SQUARED = "sqrt(5) not squared: with a = sqrt(5) the gain is sqrt(2 / (1 + a**2)) = sqrt(2 / 6) = sqrt(1/3), so the default's bound is 1 / sqrt(fan_in) and its std 1 / sqrt(3 * fan_in)"
+A_IS_5 = "a = 5 instead of sqrt(5): nn.Conv2d passes a = math.sqrt(5), so 1 + a**2 = 6 (not 26) and the default's std is 1 / sqrt(3 * fan_in)"
+EVEN_KERNEL_SYMMETRIC = "even kernel padded symmetrically: k // 2 on both sides is one pixel too many for an even kernel (the output grows by one); pad total = d * (k - 1) in all, total // 2 before (left / top) and the rest after (right / bottom)"
 
 
 def symmetric_pad(x: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:

@@ -58,6 +58,7 @@ class CheckResult:
     duration: float = 0.0
     category: str = "values"  # what the check measures (autograder.assignment.CATEGORIES)
     partial: float = 0.0  # on a failure, the share of the check's cases that passed (error cases earn credit one by one)
+    case: str = ""  # on a failure, the call that failed, tensors by dtype and shape alone
 
     @property
     def points(self) -> float:

@@ -71,13 +71,19 @@ class Call:
         """``pad2d(input=float32[2, 3, 5, 7], padding=(1, 2, 3, 1))``: worked out only for a failure that shows it."""
         return describe.call(self.function, self.args, self.kwargs, self.params)
 
+    @property
+    def case(self) -> str:
+        """The call with tensors by dtype and shape alone: what a hidden check may show of its case."""
+        return describe.call(self.function, self.args, self.kwargs, self.params, values=False)
+
 
 @dataclass
 class CallLog:
     """The calls of one check, and what they printed."""
 
     by_result: dict[int, Call] = field(default_factory=dict)
-    last: Call | None = None
+    last: Call | None = None  # the last call that returned
+    latest: Call | None = None  # the last call made, however it ended
     raising: list[Call] = field(default_factory=list)
     printed: list[str] = field(default_factory=list)  # what the check's calls printed, in order
 
@@ -185,13 +191,17 @@ class Student:
         if outcome.missing:
             raise CheckFailure(f"{self.module_file.name} has no function `{name}`: keep the names the scaffold gives")
         call = Call(function=name, args=args, kwargs=kwargs, params=outcome.params)
+        log.latest = call
         if outcome.timed_out:
             self._give_up(name,
                 f"{name} did not finish within {self.call_timeout:g} s: look for a loop that never ends, "
                 f"or a Python loop over every pixel where tensor operations would do\n  call: {call.text}"
             )  # fmt: skip
         if outcome.violations:
-            first, *others = (Violation(*v).message() for v in outcome.violations)
+            first_of_each_rule: dict[str, str] = {}  # shown_as -> what was caught first, in the order they were seen
+            for shown_as, caught in outcome.violations:
+                first_of_each_rule.setdefault(shown_as, caught)
+            first, *others = (Violation(shown_as, caught).message() for shown_as, caught in first_of_each_rule.items())
             also = "".join(f"\n  also: {message}" for message in others)
             raise CheckFailure(f"{first}\n  call: {call.text}{also}")
         if outcome.tampered:

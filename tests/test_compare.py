@@ -165,3 +165,15 @@ def test_zero_dimensional_tensors_are_described_and_rejected_where_a_float_is_du
     assert describe.value(torch.tensor(1.5)) == "float32[] 1.5"
     assert describe.value(torch.tensor([1.0, 2.0])) == "float32[2] [1, 2]"
     assert failure(torch.tensor(0.5), 0.5).startswith("returned a tensor float32[] 0.5, expected a float")
+
+
+def test_float32_precision_is_named_only_beyond_float64_precision():
+    expected = torch.linspace(0, 1, 50, dtype=torch.float64)
+    last_bits = expected + 1e-16 * torch.arange(50, dtype=torch.float64)
+    with pytest.raises(CheckFailure) as exact:
+        assert_same(last_bits, expected, rtol=0, atol=0)
+    assert "float32" not in str(exact.value), "a float64 result right to float64 precision is not float32 arithmetic"
+    as_float32 = expected.float().double() + 1e-8
+    with pytest.raises(CheckFailure) as caught:
+        assert_same(as_float32, expected)
+    assert "likely float32 arithmetic on float64 input" in str(caught.value)

@@ -45,7 +45,7 @@ def test_one_assignment_shows_every_check_several_show_a_row_each():
 
 def test_several_failures_at_once_are_explained_by_the_first():
     group = ExceptionGroup("Hypothesis found 2 distinct failures", [CheckFailure("wrong shape: (2, 3)\n  call: f()"), ValueError("x")])
-    reason, details, concise, _ = explain(group)
+    reason, details, concise, *_ = explain(group)
     assert reason == "wrong shape: (2, 3)"
     assert concise and details.startswith("wrong shape")
 
@@ -55,12 +55,12 @@ def test_a_students_exception_is_explained_by_the_call_and_their_own_frames(tmp_
     (tmp_path / "mod.py").write_text("def first(x):\n    return x[10]\n\n\ndef later(x):\n    raise NotImplementedError('first')\n")
     student = Student(Assignment.load(tmp_path), tmp_path)
 
-    reason, details, concise, _ = explain(_raised(student.first, torch.zeros(5)))
+    reason, details, concise, *_ = explain(_raised(student.first, torch.zeros(5)))
     assert concise and reason.startswith("`first` raised IndexError: index 10 is out of bounds")
     assert "call: first(x=float32[5])" in details
     assert f'File "{tmp_path / "mod.py"}", line 2, in first\n    return x[10]' in details
 
-    reason, details, _, _ = explain(_raised(student.later, torch.zeros(5)))
+    reason, details, *_ = explain(_raised(student.later, torch.zeros(5)))
     assert reason == "not implemented yet: `first` (needed by `later`)"
 
 
@@ -70,3 +70,18 @@ def _raised(function, *args) -> BaseException:
     except Exception as exc:  # noqa: BLE001 - the student's exception is what we want
         return exc
     raise AssertionError("it did not raise")
+
+
+def test_a_hidden_check_shows_its_case_by_shapes_but_not_the_students_text_or_values(tmp_path):
+    from autograder.grading.results import failure_text
+
+    (tmp_path / "assignment.toml").write_text('title = "T"\nmodule = "mod"\n')
+    (tmp_path / "mod.py").write_text("def first(x, k):\n    raise ValueError(f'secret input was {x.tolist()}')\n")
+    student = Student(Assignment.load(tmp_path), tmp_path)
+    explained = explain(_raised(student.first, torch.tensor([0.25, 0.5]), 3))
+    assert "secret input" in explained.reason, "a visible check shows the student's message"
+    assert explained.hidden_reason == "`first` raised ValueError"
+    assert explained.case == "first(x=float32[2], k=3)", "shapes, dtypes and plain arguments; no tensor values"
+    shown = failure_text(result(hidden=True, reason=explained.hidden_reason, case=explained.case))
+    assert shown == "`first` raised ValueError\n  case: first(x=float32[2], k=3)"
+    assert "0.25" not in shown and "secret" not in shown

@@ -177,8 +177,4 @@ def _run_plain(item: pytest.Function, nextitem: pytest.Item | None) -> CheckResu
         return check_result(item.nodeid, properties, passed=True, duration=duration)
     if isinstance(failure, pytest.skip.Exception):
         return check_result(item.nodeid, properties, passed=False, reason="skipped", duration=duration) if setup_done else None
-    explained = explain(failure)
-    return check_result(
-        item.nodeid, properties, passed=False, reason=explained.reason, details=explained.details or explained.reason,
-        duration=duration, partial=explained.partial,
-    )  # fmt: skip
+    return check_result(item.nodeid, properties, passed=False, duration=duration, explained=explain(failure))

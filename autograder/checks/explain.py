@@ -25,6 +25,8 @@ class Explanation(NamedTuple):
     details: str  # the whole story
     concise: bool  # whether ``details`` replaces pytest's report (and its traceback)
     partial: float = 0.0  # the share of the check's cases that passed
+    hidden_reason: str = ""  # the reason without the student's own text (what a hidden check may show)
+    case: str = ""  # the failing call, tensors by dtype and shape alone
 
 
 def explain(exc: BaseException) -> Explanation:
@@ -34,7 +36,10 @@ def explain(exc: BaseException) -> Explanation:
     if printed:
         details = f"{details or reason}\n  your code printed:\n" + textwrap.indent(printed.rstrip("\n"), "    | ")
     partial = exc.partial if isinstance(exc, CheckFailure) else 0.0
-    return Explanation(reason, details, concise, partial)
+    raising = calls().raised(exc)
+    hidden_reason = f"`{raising.function}` raised {type(exc).__name__}" if raising and not reason.startswith("not implemented") else reason
+    latest = raising or calls().latest
+    return Explanation(reason, details, concise, partial, hidden_reason, latest.case if latest else "")
 
 
 def _explain(exc: BaseException) -> tuple[str, str, bool]:

@@ -28,12 +28,12 @@ import pytest
 from autograder import settings
 from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment
 from autograder.checks.context import session_of
-from autograder.checks.explain import explain
+from autograder.checks.explain import Explanation, explain
 from autograder.checks.rubric import category_of, declared_of, factors_for
 from autograder.scores import CheckResult
 from autograder.student import Student, begin_check
 
-_EXPLAINED = pytest.StashKey[tuple[str, str]]()  # a failure's reason, from _ShortReports to the report wrapper
+_EXPLAINED = pytest.StashKey[Explanation]()  # a failure explained, from _ShortReports to the report wrapper
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,9 +164,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def check_result(
-    nodeid: str, properties: dict, *, passed: bool, reason: str = "", details: str = "", duration: float = 0.0, partial: float = 0.0
+    nodeid: str, properties: dict, *, passed: bool, reason: str = "", details: str = "", duration: float = 0.0,
+    explained: Explanation | None = None,
 ) -> CheckResult:
-    """The result of a check, from the ``user_properties`` the plugin gave its item."""
+    """The result of a check, from the ``user_properties`` the plugin gave its item (and its failure, ``explained``)."""
+    hidden = properties["convgrade_hidden"]
+    if explained is not None:
+        reason, details = (explained.hidden_reason if hidden else explained.reason), explained.details or explained.reason
     return CheckResult(
         nodeid=nodeid,
         assignment=properties["convgrade_assignment"],
@@ -174,11 +178,12 @@ def check_result(
         check=properties["convgrade_check"],
         max_points=properties["convgrade_points"],
         category=properties["convgrade_category"],
-        partial=partial,
+        partial=explained.partial if explained else 0.0,
+        case=explained.case if explained else "",
         passed=passed,
         reason=reason,
         details=details,
-        hidden=properties["convgrade_hidden"],
+        hidden=hidden,
         duration=duration,
     )
 
@@ -228,8 +233,7 @@ class _Scorekeeper:
         results.append(
             check_result(
                 report.nodeid, properties, passed=report.passed, duration=report.duration,
-                reason=properties.get("convgrade_reason", "skipped" if report.skipped else ""),
-                details=properties.get("convgrade_details", ""), partial=properties.get("convgrade_partial", 0.0),
+                reason="skipped" if report.skipped else "", explained=properties.get("convgrade_explained"),
             )  # fmt: skip
         )
 
@@ -246,15 +250,15 @@ class _ShortReports:
         excinfo = call.excinfo
         if excinfo is None or excinfo.errisinstance((pytest.skip.Exception, KeyboardInterrupt)) or not is_check(item):
             return None
-        reason, details, concise, partial = explain(excinfo.value)
-        if not (concise or session_of(item.config).batch):
-            item.stash[_EXPLAINED] = (reason, details)  # for the wrapper below, after pytest's report
+        explained = explain(excinfo.value)
+        if not (explained.concise or session_of(item.config).batch):
+            item.stash[_EXPLAINED] = explained  # for the wrapper below, after pytest's report
             return None
         sections = [(f"Captured {key} {when}", text) for when, key, text in item._report_sections if when == call.when]
         return pytest.TestReport(
-            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", details or reason, call.when,
-            sections, call.duration, call.start, call.stop,
-            user_properties=[*item.user_properties, ("convgrade_reason", reason), ("convgrade_details", details), ("convgrade_partial", partial)],
+            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", explained.details or explained.reason,
+            call.when, sections, call.duration, call.start, call.stop,
+            user_properties=[*item.user_properties, ("convgrade_explained", explained)],
         )  # fmt: skip
 
 
@@ -264,7 +268,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     explained = item.stash.get(_EXPLAINED, None)
     if explained is not None:  # pytest's own report, with its traceback: the reason rides along
         del item.stash[_EXPLAINED]
-        report.user_properties += [("convgrade_reason", explained[0]), ("convgrade_details", explained[1])]
+        report.user_properties += [("convgrade_explained", explained)]
     return report
 
 

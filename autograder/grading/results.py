@@ -69,8 +69,8 @@ def failure_text(result: CheckResult) -> str:
     """What a student may read about a check: nothing on a pass, the reason only for a hidden check."""
     if result.passed:
         return ""
-    if result.hidden:
-        return result.reason
+    if result.hidden:  # its case, to reproduce it, but never its values or the student's own text
+        return f"{result.reason}\n  case: {result.case}" if result.case else result.reason
     return result.details or result.reason
 
 
