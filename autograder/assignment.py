@@ -11,6 +11,9 @@ student's submission) holds ``assignment.toml``::
     points = 100                    # what the assignment is worth
     errors = 0.10                   # the share of those points for input validation
 
+    [uses]                          # optional: a failure traced to the function it calls
+    conv2d_same = ["pad2d", "same_padding"]
+
 plus the module, ``tests/`` (visible tests) and, outside the student release,
 ``hidden_tests/``.
 
@@ -108,6 +111,7 @@ class Assignment:
     module: str
     forbidden: tuple[str, ...]
     rubric: Rubric = field(default_factory=Rubric)
+    uses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # function -> the functions of the module it calls
 
     @property
     def name(self) -> str:
@@ -152,7 +156,13 @@ class Assignment:
                 f"{path} forbids unknown {', '.join(unknown)}; known: {', '.join(RULES)}."
             )
         rubric = Rubric.parse(data.get("rubric"), path)
-        return cls(folder=folder, title=data["title"], module=data["module"], forbidden=forbidden, rubric=rubric)
+        uses = data.get("uses", {})
+        if not (isinstance(uses, dict) and all(isinstance(v, list) and all(isinstance(f, str) for f in v) for v in uses.values())):
+            raise AssignmentError(f"{path}: [uses] maps a function to the list of functions it calls, e.g. conv2d_same = [\"pad2d\"].")
+        return cls(
+            folder=folder, title=data["title"], module=data["module"], forbidden=forbidden, rubric=rubric,
+            uses={function: tuple(used) for function, used in uses.items()},
+        )  # fmt: skip
 
 
 def enclosing_assignment(path: Path) -> Assignment | None:

@@ -93,6 +93,7 @@ def check(
     details: Annotated[bool, typer.Option(help="after the table, explain every failure in full")] = True,
 ) -> None:
     """Run the visible checks of an assignment against the module in its folder."""
+    from autograder.checks.rubric import hidden_summary
     from autograder.checks.run import run_visible_checks
     from autograder.checks.tables import assignments_table, score_table, total_line
 
@@ -113,6 +114,9 @@ def check(
         run = runs[0]
         console.print(score_table(run.board.results, title=f"{run.assignment.name}: {run.assignment.title}"))
         console.print(total_line(run.board, "visible total"))
+        hidden = hidden_summary(run.assignment, run.board)
+        if hidden:
+            console.print(hidden, highlight=False)
         if details:
             for result in run.board.results:
                 if not result.passed and result.details and not result.reason.startswith("not implemented"):

@@ -12,8 +12,8 @@ and writes these while its grading processes import both.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -59,6 +59,7 @@ class CheckResult:
     category: str = "values"  # what the check measures (autograder.assignment.CATEGORIES)
     partial: float = 0.0  # on a failure, the share of the check's cases that passed (error cases earn credit one by one)
     case: str = ""  # on a failure, the call that failed, tensors by dtype and shape alone
+    follows: tuple[str, ...] = ()  # on a failure, the functions it uses that fail checks of their own (fix those first)
 
     @property
     def points(self) -> float:
@@ -86,6 +87,31 @@ class Scoreboard:
     def passed(self) -> int:
         """How many checks passed."""
         return sum(result.passed for result in self.results)
+
+    def traced(self, uses: Mapping[str, Mapping[str, Sequence[str]]]) -> Scoreboard:
+        """The board with each failure of a function that uses a failing one traced to it.
+
+        ``uses``: per assignment, the functions each function calls. A failure of
+        ``conv2d_same`` while ``pad2d`` fails checks of its own reads "this uses
+        your `pad2d`, which fails 8 checks: fix it first", so one mistake reads as one.
+        """
+        failing: dict[tuple[str, str], int] = {}
+        for result in self.results:
+            if not result.passed:
+                failing[(result.assignment, result.task)] = failing.get((result.assignment, result.task), 0) + 1
+        traced = []
+        for result in self.results:
+            causes = [used for used in uses.get(result.assignment, {}).get(result.task, ()) if (result.assignment, used) in failing]
+            if result.passed or not causes or result.follows:
+                traced.append(result)
+                continue
+            counts = " and ".join(
+                f"your `{used}`, which fails {failing[(result.assignment, used)]} check{'s' if failing[(result.assignment, used)] > 1 else ''}"
+                for used in causes
+            )
+            note = f"this uses {counts}: fix {'it' if len(causes) == 1 else 'them'} first; "
+            traced.append(replace(result, reason=note + result.reason, follows=tuple(causes)))
+        return Scoreboard(traced)
 
     def by_assignment(self) -> dict[str, Scoreboard]:
         """The board split per assignment, in the order they ran."""

@@ -61,3 +61,48 @@ def test_every_public_function_has_a_visible_check(assignment):
     )
     visible = "\n".join(p.read_text() for p in assignment.visible_tests.glob("test_*.py"))
     assert [name for name in exported if f"student.{name}(" not in visible] == []
+
+
+def _rubric_checks(assignment):
+    from autograder.checks.rubric import collect_checks
+
+    return collect_checks(assignment.folder)
+
+
+@pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
+def test_the_rubric_measures_convolution_not_defensive_programming(assignment):
+    """Validation at most 10% of the points, a function's error cases in at most one visible and one hidden check."""
+    checks = _rubric_checks(assignment)
+    total = sum(check["points"] for check in checks)
+    errors = [check for check in checks if check["category"] == "errors"]
+    assert total == pytest.approx(assignment.rubric.points)
+    assert sum(check["points"] for check in errors) <= 0.10 * assignment.rubric.points + 1e-6
+    for task in {check["task"] for check in errors}:
+        of_task = [check for check in errors if check["task"] == task]
+        assert len([c for c in of_task if c["hidden"]]) <= 1 and len([c for c in of_task if not c["hidden"]]) <= 1, (
+            f"{task}: its error cases share one visible and one hidden check, not a check each"
+        )
+
+
+@pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
+def test_nothing_hidden_is_not_visible_once(assignment):
+    """Every category a function's hidden checks grade is exercised by one of its visible checks."""
+    checks = _rubric_checks(assignment)
+    visible = {(check["task"], check["category"]) for check in checks if not check["hidden"]}
+    hidden = {(check["task"], check["category"]) for check in checks if check["hidden"]}
+    assert sorted(hidden - visible) == [], "(function, category) graded only by hidden checks"
+
+
+def test_a_self_check_says_what_the_hidden_checks_hold(tmp_path):
+    """The visible total and the hidden checks' points add up to the assignment's points."""
+    import re
+    import subprocess
+
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "convgrade"), "check", "03_padding"], cwd=ROOT, capture_output=True, text=True, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"}
+    )
+    visible = re.search(r"visible total: [\d.]+/([\d.]+) points", done.stdout)
+    hidden = re.search(r"([\d.]+) more points in hidden checks, graded when you hand in: (.*)", done.stdout)
+    assert visible and hidden, done.stdout[-2000:]
+    assert float(visible.group(1)) + float(hidden.group(1)) == pytest.approx(100)
+    assert "errors for bad arguments" in hidden.group(2)

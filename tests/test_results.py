@@ -232,3 +232,27 @@ def test_a_results_json_that_fails_to_serialise_leaves_the_old_one(tmp_path):
         write_results_json(path, Scoreboard([result(max_points=object())]), execution_time=1)
     assert path.read_text() == before
     assert json.loads(before)["score"] == 2.25
+
+
+def test_a_failure_of_a_function_that_uses_a_failing_one_is_traced_to_it_and_grouped():
+    checks = Scoreboard([
+        result(task="pad2d", reason="wrong values: likely symmetric"),
+        result(task="pad2d", check="reflect", reason="wrong values"),
+        result(task="conv2d_same", reason="wrong values: 3 of 12 elements differ"),
+        result(task="conv2d_same", check="ok", passed=True),
+        result(task="same_padding", reason="returned 2, expected 1"),
+    ])  # fmt: skip
+    traced = checks.traced({"03_padding": {"conv2d_same": ("pad2d", "same_padding")}})
+    conv = traced.results[2]
+    assert conv.reason == (
+        "this uses your `pad2d`, which fails 2 checks and your `same_padding`, which fails 1 check: "
+        "fix them first; wrong values: 3 of 12 elements differ"
+    )
+    assert conv.follows == ("pad2d", "same_padding")
+    assert [r.reason for r in traced.results if r is not conv] == [r.reason for r in checks.results if r.task != "conv2d_same" or r.passed]
+    assert checks.traced({}).results == checks.results, "no [uses]: nothing traced"
+    md = results.render_feedback(traced, student="s", assignment="03_padding", title="Padding")["feedback.md"]
+    what_went_wrong, follow_ons = md.split("## What went wrong")[1].split("## Follow-on failures")
+    assert "3 of 12 elements differ" not in what_went_wrong and "3 of 12 elements differ" in follow_ons
+    assert "returned 2, expected 1" in what_went_wrong
+    assert "(1 of 5 checks pass)" in md

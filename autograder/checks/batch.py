@@ -99,6 +99,7 @@ class _Batch:
             return False  # a broken test file: pytest reports the collection error
         checks = session_of(session.config)
         board = checks.scoreboard
+        uses = {name: assignment.uses for name, assignment in checks.assignments.items()}
         items = session.items
         plain = [_plain(item) for item in items]
         for key, folder in self.submissions:
@@ -115,7 +116,7 @@ class _Batch:
                     item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             checks.forget_students()
             with contextlib.redirect_stdout(self.stdout):  # pytest's output is kept aside; the caller's is not
-                self.on_graded(key, Scoreboard(list(board.results)), time.perf_counter() - started)
+                self.on_graded(key, Scoreboard(list(board.results)).traced(uses), time.perf_counter() - started)
             self.ran += 1
         return True
 

@@ -36,6 +36,11 @@ class CheckSession:
     complete: bool = False  # the session collects every check of its assignments (the rubric adds them up)
     scoreboard: Scoreboard = field(default_factory=Scoreboard)
     students: dict[tuple[Path, Path], Student] = field(default_factory=dict)  # opened, by (assignment, submission) folder
+    assignments: dict[str, Assignment] = field(default_factory=dict)  # the assignments of the collected checks, by name
+
+    def results(self) -> Scoreboard:
+        """The scoreboard, each failure traced to a failing function it uses (``Assignment.uses``)."""
+        return self.scoreboard.traced({name: assignment.uses for name, assignment in self.assignments.items()})
 
     def student(self, assignment: Assignment) -> Student:
         """The submission's module for ``assignment``, opened once per session (or per submission in a batch)."""

@@ -29,7 +29,7 @@ from autograder import settings
 from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment
 from autograder.checks.context import session_of
 from autograder.checks.explain import Explanation, explain
-from autograder.checks.rubric import category_of, declared_of, factors_for
+from autograder.checks.rubric import category_of, declared_of, factors_for, hidden_summary
 from autograder.scores import CheckResult
 from autograder.student import Student, begin_check
 
@@ -147,9 +147,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if folder not in assignments:
                 assignments[folder] = _assignment_for(folder)
             by_assignment.setdefault(assignments[folder].folder, []).append(item)
-    complete = session_of(config).complete
+    session = session_of(config)
     for folder, checks in by_assignment.items():
-        factors = factors_for(_assignment_for(folder), checks, complete=complete)
+        assignment = _assignment_for(folder)
+        session.assignments[assignment.name] = assignment
+        factors = factors_for(assignment, checks, complete=session.complete)
         for item in checks:
             category, declared = category_of(item), declared_of(item)
             item.user_properties += [
@@ -273,10 +275,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
-    board = session_of(config).scoreboard
+    board = session_of(config).results()
     if not board.results or config.getoption("no_score_table"):
         return
     from autograder.checks.tables import score_table_text
 
     terminalreporter.write_sep("=", "convgrade score")
     terminalreporter.write(score_table_text(board, width=terminalreporter._tw.fullwidth))
+    for assignment in session_of(config).assignments.values():
+        hidden = hidden_summary(assignment, board)
+        if hidden:
+            terminalreporter.write_line(hidden)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import CATEGORIES, DEFAULT_CATEGORY, Assignment, AssignmentError
+from autograder.scores import Scoreboard, points_text
 
 
 def category_of(item: pytest.Item) -> str:
@@ -63,28 +64,35 @@ def factors_for(assignment: Assignment, items: list[pytest.Item], *, complete: b
 
 
 class _Collector:
-    """Adds up the declared points of a collect-only session."""
+    """Keeps what the plugin says of every graded check of a collect-only session."""
 
-    declared: dict[str, float] | None = None
+    checks: list[dict] | None = None
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.declared = {}
-        for item in session.items:
-            properties = dict(item.user_properties)
-            if "convgrade_category" in properties:  # a graded check (the plugin marked it)
-                category = properties["convgrade_category"]
-                self.declared[category] = self.declared.get(category, 0.0) + properties["convgrade_declared"]
+        self.checks = [
+            {"nodeid": item.nodeid, **{key.removeprefix("convgrade_"): value for key, value in item.user_properties}}
+            for item in session.items
+            if any(key == "convgrade_category" for key, _ in item.user_properties)  # a graded check (the plugin marked it)
+        ]
 
 
 @functools.cache
 def declared_points(folder: Path) -> dict[str, float]:
     """The points the checks of the assignment in ``folder`` declare per category, visible and hidden together."""
+    declared: dict[str, float] = {}
+    for check in collect_checks(folder):
+        declared[check["category"]] = declared.get(check["category"], 0.0) + check["declared"]
+    return declared
+
+
+def collect_checks(folder: Path) -> list[dict]:
+    """Every check of the assignment in ``folder``, visible and hidden: nodeid, task, category, declared points, points, hidden."""
     from autograder.checks.context import CheckSession, Use
 
     assignment = Assignment.load(folder)
     tests = [str(path) for path in (assignment.visible_tests, assignment.hidden_tests) if path.is_dir()]
     if not tests:
-        return {}
+        return []
     collector = _Collector()
     args = [
         *tests, "--collect-only", "--quiet", f"--rootdir={assignment.folder}", "--import-mode=importlib",
@@ -93,6 +101,28 @@ def declared_points(folder: Path) -> dict[str, float]:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         code = pytest.main(args, plugins=[Use(CheckSession(complete=True)), collector])
-    if collector.declared is None or code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+    if collector.checks is None or code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise AssignmentError(f"the checks of {assignment.name} do not collect (pytest exit {int(code)}):\n{output.getvalue()[-1500:]}")
-    return collector.declared
+    return collector.checks
+
+
+def hidden_summary(assignment: Assignment, board: Scoreboard) -> str | None:
+    """``87 more points in hidden checks: values against PyTorch ... (60), errors for bad arguments (5)``.
+
+    For a run of the visible checks alone (a student's self-check): what the
+    checks graded later hold, by category, so the visible score is read as a part.
+    """
+    results = [result for result in board.results if result.assignment == assignment.name]
+    if not results or any(result.hidden for result in results):
+        return None
+    declared = assignment.rubric.declared if assignment.rubric.declared is not None else declared_points(assignment.folder)
+    factors = assignment.rubric.factors(declared)
+    hidden = {category: declared[category] * factor for category, factor in factors.items()}
+    for result in results:
+        hidden[result.category] = hidden.get(result.category, 0.0) - result.max_points
+    parts = [(category, points) for category, points in hidden.items() if points > 1e-6]
+    if not parts:
+        return None
+    total = sum(points for _, points in parts)
+    listed = ", ".join(f"{CATEGORIES[category]} ({points_text(points)})" for category, points in sorted(parts, key=lambda p: -p[1]))
+    return f"{points_text(total)} more points in hidden checks, graded when you hand in: {listed}"

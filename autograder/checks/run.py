@@ -63,7 +63,7 @@ def run_checks(
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         exit_code = pytest.main(args, plugins=[Use(session)])
-    return Run(assignment, session.scoreboard, int(exit_code), output.getvalue())
+    return Run(assignment, session.results(), int(exit_code), output.getvalue())
 
 
 def run_visible_checks(folder: Path, *, extra_args: Sequence[str] = ()) -> Run:

@@ -140,7 +140,9 @@ def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: 
         "score": board.score,
         "max_score": board.max_score,
         "checks": checks,
-        "failures": [check for check in checks if not check["result"].passed],
+        "passed": board.passed,
+        "failures": [check for check in checks if not check["result"].passed and not check["result"].follows],
+        "follow_ons": [check for check in checks if not check["result"].passed and check["result"].follows],
     }
     env = _environment()
     return {name: env.get_template(f"{name}.j2").render(context) for name in (FEEDBACK_MD, FEEDBACK_HTML)}
