@@ -223,3 +223,27 @@ def test_a_grading_process_that_dies_costs_rows_marked_as_grader_errors_which_a_
     assert grades(broken) == grades(clean)
     regraded = [line for line in again.stdout.splitlines() if line.startswith("[") and "(already graded)" not in line]
     assert len(regraded) == len(failed), "only what the failure cost is graded again"
+
+
+def test_a_sandbox_that_cannot_start_costs_grader_error_rows_never_zeros(submitted, tmp_path, monkeypatch):
+    """A grader that cannot run student code says so, and a rerun grades the class; no student gets a silent 0."""
+    import socket
+
+    from autograder.grading import chunk
+    from autograder.grading.jobs import plan
+    from autograder.grading.pool import grade_all
+    from autograder.sandbox import client
+
+    def dead_on_arrival(**options):  # a zygote that exits before it says it is ready
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = subprocess.Popen([sys.executable, "-c", "pass"], stdin=theirs)
+        return process, ours
+
+    monkeypatch.setattr(client, "launch", dead_on_arrival)
+    monkeypatch.setattr(chunk, "_sandbox", client.Sandbox(bubblewrap=False))
+    jobs = plan(submitted, ROOT / "source", ["03_padding"], tmp_path / "out")
+    rows = grade_all(jobs, processes=1, call_timeout=1, regrade=True, progress=lambda *args: None)
+    assert {row.student_id for row in rows} == {"ada", "dev", "fay", "gus"}
+    assert all(row.status.startswith("grader error: RuntimeError: the grading sandbox did not start") for row in rows)
+    assert not list((tmp_path / "out").glob("*/03_padding/.graded.json")), "no marker: a rerun grades them"

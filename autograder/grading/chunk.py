@@ -38,6 +38,7 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
     global _sandbox
     if _sandbox is None:
         _sandbox = Sandbox()
+    _sandbox.ready()  # a sandbox that cannot start is the grader's failure (rows say so, a rerun grades them), not zeros
     assignment = Assignment.load(jobs[0].source)
 
     def on_graded(job: Job, board: Scoreboard, seconds: float) -> None:

@@ -89,13 +89,17 @@ class Sandbox:
             raise RuntimeError(f"the grading sandbox did not start: {ready!r}")
         self._ready = True
 
-    def open(self, request: dict, timeout: float) -> dict:
-        """Start a child for one submission (``request`` as ``autograder.sandbox.zygote`` says); its first answer."""
+    def ready(self) -> None:
+        """Make sure the zygote runs and answers, starting it if need be (``RuntimeError`` when it cannot start)."""
         if self._control is None or (self.process is not None and self.process.poll() is not None):
             self.stop()
             self._start()
         elif not self._ready:
             self._await_ready()
+
+    def open(self, request: dict, timeout: float) -> dict:
+        """Start a child for one submission (``request`` as ``autograder.sandbox.zygote`` says); its first answer."""
+        self.ready()
         self.close()
         inbox_r, inbox_w = os.pipe()
         outbox_r, outbox_w = os.pipe()
