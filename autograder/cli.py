@@ -137,6 +137,7 @@ def grade(
     processes: Annotated[int, typer.Option("--processes", "-j", min=1, help="grading processes, each with a sandbox of its own")] = max(1, min(settings.GRADING_PROCESSES, os.cpu_count() or 1)),
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = settings.CALL_TIMEOUT,
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
+    student: Annotated[Optional[list[str]], typer.Option("--student", "-s", help="grade only this student (repeatable; default: every student in SUBMITTED)")] = None,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
     gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
 ) -> None:
@@ -157,12 +158,13 @@ def grade(
     if unknown:
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
     url = _gradebook_url(gradebook) if gradebook else None
-    jobs = plan(submitted, source, assignment or known, out)
+    jobs = plan(submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET, students=student)
     if not jobs:
-        raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}")
+        whose = f" by {', '.join(student)}" if student else ""
+        raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}{whose}")
     with _progress(len(jobs)) as advance:
         rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance)
-    grades = class_grades(jobs, rows)
+    grades = class_grades(out, jobs, rows)
     write_grades_csv(out / GRADES_CSV, [asdict(row) for row in grades])
     console.print(class_table(grades))
     console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")

@@ -242,8 +242,53 @@ def test_a_sandbox_that_cannot_start_costs_grader_error_rows_never_zeros(submitt
 
     monkeypatch.setattr(client, "launch", dead_on_arrival)
     monkeypatch.setattr(chunk, "_sandbox", client.Sandbox(bubblewrap=False))
-    jobs = plan(submitted, ROOT / "source", ["03_padding"], tmp_path / "out")
+    jobs = plan(submitted, ROOT / "source", ["03_padding"], tmp_path / "out", call_timeout=1, budget=None)
     rows = grade_all(jobs, processes=1, call_timeout=1, regrade=True, progress=lambda *args: None)
     assert {row.student_id for row in rows} == {"ada", "dev", "fay", "gus"}
     assert all(row.status.startswith("grader error: RuntimeError: the grading sandbox did not start") for row in rows)
     assert not list((tmp_path / "out").glob("*/03_padding/.graded.json")), "no marker: a rerun grades them"
+
+
+def test_a_grade_is_a_function_of_everything_that_decides_it(submitted, tmp_path):
+    """The tests, assignment.toml and the options that change scores are in the marker's key, besides the hand-in."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "source" / "03_padding", course / "source" / "03_padding")
+    out = tmp_path / "out"
+
+    def run(*extra):
+        done = grade(submitted, out, "--root", str(course), *extra)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.count("already graded")
+
+    assert run() == 0
+    assert run() == 4, "nothing changed: nothing regraded"
+    assert run("--timeout", "5") == 0, "another call timeout can change a score"
+    assert run("--timeout", "5") == 4
+    toml = course / "source" / "03_padding" / "assignment.toml"
+    toml.write_text(toml.read_text() + "\n[rubric]\npoints = 50\n")
+    assert run("--timeout", "5") == 0, "the rubric changed"
+    assert {float(row["max_score"]) for row in grades(out)} == {50.0}
+    hidden = next((course / "source" / "03_padding" / "hidden_tests").glob("test_*.py"))
+    hidden.write_text(hidden.read_text() + "\n# a hidden test changed\n")
+    assert run("--timeout", "5") == 0, "a hidden test changed"
+
+
+def test_grades_csv_keeps_every_graded_row_whatever_a_run_grades(submitted, tmp_path):
+    """Grade one assignment, then another, then one student: no row is lost, each with its current score."""
+    (submitted / "ada" / "01_convolution").mkdir()
+    shutil.copy(ROOT / "solutions" / "01_convolution" / "convolution.py", submitted / "ada" / "01_convolution")
+    out = tmp_path / "out"
+    assert grade(submitted, out).returncode == 0  # 03_padding: four rows
+    only_01 = [CONVGRADE, "grade", str(submitted), "-a", "01_convolution", "--out", str(out), "--processes", "1", "--root", str(ROOT)]
+    other = subprocess.run(only_01, capture_output=True, text=True, timeout=600)
+    assert other.returncode == 0 and "ada/01_convolution: 100/100 (graded)" in other.stdout, other.stdout + other.stderr
+    rows = {(row["student_id"], row["assignment"]): row for row in grades(out)}
+    assert len(rows) == 8 and float(rows[("ada", "01_convolution")]["score"]) == 100
+    assert rows[("ada", "03_padding")]["status"] == "graded", "03's rows survive a run of 01"
+    shutil.copy(ROOT / "solutions" / "03_padding" / "padding.py", submitted / "dev" / "03_padding")
+    one = grade(submitted, out, "--student", "dev")
+    assert one.returncode == 0 and "[1/1] dev/03_padding" in one.stdout, one.stdout
+    after = {(row["student_id"], row["assignment"]): row for row in grades(out)}
+    assert after.keys() == rows.keys()
+    assert float(after[("dev", "03_padding")]["score"]) == 100, "dev's new hand-in"
+    assert {key: row for key, row in after.items() if key[0] != "dev"} == {key: row for key, row in rows.items() if key[0] != "dev"}

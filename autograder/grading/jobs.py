@@ -1,19 +1,27 @@
 """What ``convgrade grade`` has to do: a ``Job`` per submission, and the marker that says one is done.
 
 ``plan`` lists every (student, assignment) of ``SUBMITTED`` (folders or zips,
-safely extracted) as a ``Job`` with the content hash that decides whether it
-needs grading. When a job's files are written, its marker ``.graded.json`` is
-written last, so ``previous_row`` finds a job done only when all its files are.
+safely extracted) as a ``Job`` whose digest is everything that decides its
+grade: the submission's files, the instructor's tests and ``assignment.toml``
+(``grading_key``), the grader itself and the options that change scores. When a
+job's files are written, its marker ``.graded.json`` is written last, so
+``previous_row`` finds a job done only when all its files are, and only while
+nothing that decides its grade has changed. ``class_grades`` is every row on
+disk, whatever subset a run graded.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import autograder
+from autograder.assignment import HIDDEN_TESTS, METADATA, VISIBLE_TESTS
 from autograder.atomic import atomic_write_text
-from autograder.grading.submissions import Submission, content_hash, discover
+from autograder.grading.submissions import Submission, content_hash, discover, is_safe_name
 from autograder.scores import GradeRow, Status, grader_error
 
 MARKER = ".graded.json"
@@ -34,13 +42,38 @@ class Job:
         return self.submission.student, self.submission.assignment
 
 
-def plan(submitted: Path, source: Path, assignments: list[str], out: Path) -> list[Job]:
-    """Every submission of the named assignments, extracted under ``out/.extracted``."""
+@functools.cache
+def grader_fingerprint() -> str:
+    """A hash of the grader's own code and templates: a new grader regrades what it would grade differently."""
+    return content_hash(Path(autograder.__file__).parent)
+
+
+def grading_key(assignment: Path, *, call_timeout: float, budget: float | None) -> str:
+    """A hash of all that decides a grade besides the submission: tests, ``assignment.toml``, grader, options."""
+    digest = hashlib.sha256()
+    for part in (
+        grader_fingerprint(), (assignment / METADATA).read_bytes().hex(),
+        *(content_hash(assignment / folder) if (assignment / folder).is_dir() else "" for folder in (VISIBLE_TESTS, HIDDEN_TESTS)),
+        repr(call_timeout), repr(budget),
+    ):  # fmt: skip
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def plan(
+    submitted: Path, source: Path, assignments: list[str], out: Path, *,
+    call_timeout: float, budget: float | None, students: list[str] | None = None,
+) -> list[Job]:
+    """Every submission of the named assignments (of the named ``students``), extracted under ``out/.extracted``."""
+    keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget) for name in assignments}
     jobs = []
     for submission in discover(submitted, assignments, out / ".extracted"):
+        if students is not None and submission.student not in students:
+            continue
         digest = content_hash(submission.folder) if submission.folder else ""
         folder = out / submission.student / submission.assignment
-        jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}"))
+        key = keys[submission.assignment]
+        jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}:{key}"))
     return jobs
 
 
@@ -65,7 +98,31 @@ def error_row(job: Job, exc: BaseException) -> GradeRow:
     return GradeRow(job.submission.student, job.submission.assignment, 0.0, 0.0, grader_error(exc))
 
 
-def class_grades(jobs: list[Job], rows: list[GradeRow]) -> list[GradeRow]:
-    """A row for every planned job: from its marker (graded now or before), this run's rows, else "not graded"."""
+def rows_on_disk(out: Path) -> dict[tuple[str, str], GradeRow]:
+    """Every row a marker under ``out`` holds, by (student, assignment): what any run graded there."""
+    found = {}
+    for student in sorted(out.iterdir()) if out.is_dir() else ():
+        if not (is_safe_name(student.name) and student.is_dir() and not student.is_symlink()):
+            continue  # .extracted, whatever a submission holds, and anything else that is not a student's folder
+        for marker in sorted(student.glob(f"*/{MARKER}")):
+            try:
+                row = GradeRow(**json.loads(marker.read_text())["row"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a marker half-written by a crash is no grade; a rerun writes it again
+            if (row.student_id, row.assignment) == (student.name, marker.parent.name):
+                found[(row.student_id, row.assignment)] = row
+    return found
+
+
+def class_grades(out: Path, jobs: list[Job], rows: list[GradeRow]) -> list[GradeRow]:
+    """Every graded result on disk, with this run's jobs as they stand now, sorted: the rows of ``grades.csv``.
+
+    A job of this run gives its marker's row (graded now or before, unchanged), else
+    this run's row (a grader error), else "not graded"; every other marker under
+    ``out`` keeps its row, so a run of one assignment or one student loses none.
+    """
     now = {(row.student_id, row.assignment): row for row in rows}
-    return [previous_row(job) or now.get(job.key) or GradeRow(*job.key, 0.0, 0.0, str(Status.NOT_GRADED)) for job in jobs]
+    merged = rows_on_disk(out)
+    for job in jobs:
+        merged[job.key] = previous_row(job) or now.get(job.key) or GradeRow(*job.key, 0.0, 0.0, str(Status.NOT_GRADED))
+    return [merged[key] for key in sorted(merged)]
