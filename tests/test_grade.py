@@ -292,3 +292,21 @@ def test_grades_csv_keeps_every_graded_row_whatever_a_run_grades(submitted, tmp_
     assert after.keys() == rows.keys()
     assert float(after[("dev", "03_padding")]["score"]) == 100, "dev's new hand-in"
     assert {key: row for key, row in after.items() if key[0] != "dev"} == {key: row for key, row in rows.items() if key[0] != "dev"}
+
+
+def test_hand_ins_laid_out_otherwise_are_found_or_explained_first(tmp_path):
+    submitted = tmp_path / "submitted"
+    (submitted / "hal" / "03_padding").mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / "03_padding" / "padding.py", submitted / "hal" / "03_padding" / "Padding.py")
+    (submitted / "ivy" / "03_padding").mkdir(parents=True)
+    (submitted / "ivy" / "03_padding" / "03_padding.ipynb").write_text("{}")
+    out = tmp_path / "out"
+    done = grade(submitted, out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["student_id"]: row for row in grades(out)}
+    assert rows["hal"]["status"] == "graded" and float(rows["hal"]["score"]) == 100
+    assert "graded as `padding.py`" in json.loads((out / "hal" / "03_padding" / "results.json").read_text())["output"]
+    assert rows["ivy"]["status"] == "bad submission"
+    feedback = (out / "ivy" / "03_padding" / "feedback.md").read_text()
+    assert "your hand-in: no `padding.py` in the hand-in: found `03_padding.ipynb`" in "\n".join(feedback.splitlines()[:6])
+    assert "/tmp" not in feedback and "convgrade-empty" not in feedback

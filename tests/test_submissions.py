@@ -240,3 +240,77 @@ def test_content_hash_does_not_read_through_links(tmp_path):
     (folder / "zero").unlink()
     (folder / "zero").symlink_to("/dev/null")
     assert content_hash(folder) != first
+
+
+def _hand_in(tmp_path: Path, files: dict[str, str], student: str = "ann") -> Path:
+    """SUBMITTED/<student>/03_padding/ holding ``files`` (relative path -> text)."""
+    submitted = tmp_path / "submitted"
+    for name, text in files.items():
+        path = submitted / student / "03_padding" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return submitted
+
+
+def _found(tmp_path: Path, submitted: Path) -> Submission:
+    (submission,) = discover(submitted, ["03_padding"], tmp_path / "work", modules={"03_padding": "padding"})
+    return submission
+
+
+def test_a_module_misnamed_by_case_is_graded_under_its_name_with_a_note(tmp_path):
+    submission = _found(tmp_path, _hand_in(tmp_path, {"Padding.py": MODULE, "helpers.py": "X = 1\n"}))
+    assert submission.error is None
+    assert submission.note == "found `Padding.py`, expected `padding.py`: graded as `padding.py`"
+    assert (submission.folder / "padding.py").read_text() == MODULE
+    assert (submission.folder / "helpers.py").is_file(), "the other files of the hand-in come along"
+
+
+def test_one_folder_level_too_many_is_looked_through(tmp_path):
+    submission = _found(tmp_path, _hand_in(tmp_path, {"submission/padding.py": MODULE}))
+    assert submission.error is None and submission.folder.name == "submission"
+    assert "found `padding.py` in the folder `submission/`" in submission.note
+
+
+@pytest.mark.parametrize(
+    "files, said",
+    [
+        ({"padding_v2.py": MODULE, "notes.txt": ""}, "no `padding.py` in the hand-in: found `notes.txt`, `padding_v2.py` (expected `padding.py` at the top of 03_padding/)"),
+        ({"03_padding.ipynb": "{}"}, "a notebook alone is not graded"),
+        ({"a/padding.py": MODULE, "b/padding.py": MODULE}, "found `a/`, `b/`"),
+    ],
+)
+def test_a_hand_in_without_its_module_is_a_bad_submission_saying_what_was_found(tmp_path, files, said):
+    submission = _found(tmp_path, _hand_in(tmp_path, files))
+    assert submission.folder is None and said in submission.error
+
+
+def test_links_and_special_files_are_not_followed(tmp_path):
+    import os
+
+    from autograder.sandbox.call import ImportFailed, read_source
+
+    secret = tmp_path / "solutions" / "padding.py"
+    secret.parent.mkdir()
+    secret.write_text("def pad2d(x, padding):\n    return 'the reference'\n")
+    submitted = _hand_in(tmp_path, {"README.txt": ""})
+    (submitted / "ann" / "03_padding" / "padding.py").symlink_to(secret)
+    assert _found(tmp_path, submitted).folder is None, "a link to someone else's module is not the student's module"
+    with pytest.raises(ImportFailed, match="is a symbolic link"):
+        read_source(submitted / "ann" / "03_padding" / "padding.py")
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    with pytest.raises(ImportFailed, match="not a regular file"):
+        read_source(fifo)  # and it does not hang
+    (submitted / "eve").symlink_to(submitted / "ann", target_is_directory=True)
+    by_student = {s.student: s for s in discover(submitted, ["03_padding"], tmp_path / "work2", modules={"03_padding": "padding"})}
+    assert "is a symbolic link" in by_student["eve"].error
+
+
+def test_a_zip_that_is_a_pipe_is_refused_without_hanging(tmp_path):
+    import os
+
+    submitted = tmp_path / "submitted"
+    (submitted / "ann").mkdir(parents=True)
+    os.mkfifo(submitted / "ann" / "03_padding.zip")
+    (submission,) = discover(submitted, ["03_padding"], tmp_path / "work")
+    assert submission.folder is None and "not a regular file" in submission.error

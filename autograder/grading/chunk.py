@@ -48,9 +48,10 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
             row = error_row(job, exc)
         report(job, row)
 
-    with tempfile.TemporaryDirectory(prefix="convgrade-empty-") as empty:
-        # no usable submission: every check fails as missing
-        submissions = [(job, job.submission.folder or Path(empty)) for job in jobs]
+    with tempfile.TemporaryDirectory(prefix="convgrade-empty-") as nothing:
+        empty = Path(nothing) / assignment.name  # no usable submission: every check fails, "padding.py is missing from 03_padding/"
+        empty.mkdir()
+        submissions = [(job, job.submission.folder or empty) for job in jobs]
         run_batch(
             assignment, [assignment.visible_tests, assignment.hidden_tests], submissions, on_graded,
             sandbox=_sandbox, call_timeout=call_timeout, budget=settings.SUBMISSION_BUDGET,
@@ -66,9 +67,9 @@ def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: floa
         status = Status.GRADED
     else:
         status = Status.NO_SUBMISSION if submission.error == NO_SUBMISSION else Status.BAD_SUBMISSION
-    output = f"{submission.error}\n" if submission.error else ""
-    write_results_json(job.out / "results.json", board, execution_time=seconds, output=output)
-    write_feedback(job.out, board, student=submission.student, assignment=assignment.name, title=assignment.title)
+    note = submission.error or submission.note or ""
+    write_results_json(job.out / "results.json", board, execution_time=seconds, output=f"{note}\n" if note else "")
+    write_feedback(job.out, board, student=submission.student, assignment=assignment.name, title=assignment.title, note=note)
     row = GradeRow(submission.student, assignment.name, board.score, board.max_score, str(status))
     mark_done(job, row)
     return row

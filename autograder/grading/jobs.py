@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import autograder
-from autograder.assignment import HIDDEN_TESTS, METADATA, VISIBLE_TESTS
+from autograder.assignment import HIDDEN_TESTS, METADATA, VISIBLE_TESTS, Assignment
 from autograder.atomic import atomic_write_text
 from autograder.grading.submissions import Submission, content_hash, discover, is_safe_name
 from autograder.scores import GradeRow, Status, grader_error
@@ -66,14 +66,15 @@ def plan(
 ) -> list[Job]:
     """Every submission of the named assignments (of the named ``students``), extracted under ``out/.extracted``."""
     keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget) for name in assignments}
+    modules = {name: Assignment.load(source / name).module for name in assignments}
     jobs = []
-    for submission in discover(submitted, assignments, out / ".extracted"):
+    for submission in discover(submitted, assignments, out / ".extracted", modules=modules):
         if students is not None and submission.student not in students:
             continue
         digest = content_hash(submission.folder) if submission.folder else ""
         folder = out / submission.student / submission.assignment
         key = keys[submission.assignment]
-        jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}:{key}"))
+        jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}:{submission.note or ''}:{key}"))
     return jobs
 
 

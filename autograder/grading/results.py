@@ -127,7 +127,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: str) -> dict[str, str]:
+def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: str, note: str = "") -> dict[str, str]:
     """The feedback files for one submission, by file name, rendered but not written."""
     checks = [
         {"result": result, "name": f"{result.task}: {result.check}", "failure": failure_text(result)}
@@ -135,6 +135,7 @@ def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: 
     ]
     context = {
         "title": title,
+        "note": note,  # what became of the hand-in, when it is not simply graded: first, before any check
         "student": student,
         "assignment": assignment,
         "score": board.score,
@@ -148,9 +149,9 @@ def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: 
     return {name: env.get_template(f"{name}.j2").render(context) for name in (FEEDBACK_MD, FEEDBACK_HTML)}
 
 
-def write_feedback(folder: Path, board: Scoreboard, *, student: str, assignment: str, title: str) -> None:
+def write_feedback(folder: Path, board: Scoreboard, *, student: str, assignment: str, title: str, note: str = "") -> None:
     """Write ``feedback.md`` and ``feedback.html`` into ``folder``; both are rendered before either is written."""
-    rendered = render_feedback(board, student=student, assignment=assignment, title=title)
+    rendered = render_feedback(board, student=student, assignment=assignment, title=title, note=note)
     for name, text in rendered.items():
         atomic_write_text(Path(folder) / name, text)
 

@@ -18,7 +18,8 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from autograder.scores import Status
@@ -46,6 +47,7 @@ class Submission:
     assignment: str
     folder: Path | None
     error: str | None
+    note: str | None = None  # how a hand-in laid out otherwise was found ("found `Padding.py`: graded as `padding.py`")
 
 
 def is_safe_name(name: str) -> bool:
@@ -53,8 +55,12 @@ def is_safe_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
-def discover(submitted: Path, assignments: list[str], work: Path) -> list[Submission]:
-    """Every (student, assignment) of ``submitted/``, zips extracted under ``work``, sorted."""
+def discover(submitted: Path, assignments: list[str], work: Path, *, modules: Mapping[str, str] | None = None) -> list[Submission]:
+    """Every (student, assignment) of ``submitted/``, zips extracted under ``work``, sorted.
+
+    ``modules`` (assignment -> module name): find each hand-in's module where a
+    student put it otherwise (``locate``), or say what was found instead.
+    """
     if not submitted.is_dir():
         raise SubmissionError(f"{submitted} is not a folder of submissions.")
     found = []
@@ -66,9 +72,62 @@ def discover(submitted: Path, assignments: list[str], work: Path) -> list[Submis
                     found.append(_failed(student, assignment, f"student id {student!r} is not a safe folder name."))
             elif not is_safe_name(assignment):
                 found.append(_failed(student, assignment, f"assignment name {assignment!r} is not a safe folder name."))
+            elif student_dir.is_symlink():
+                found.append(_failed(student, assignment, f"the student folder {student} is a symbolic link, not the student's own files."))
             else:
-                found.append(_submission(student_dir, assignment, work / student / assignment))
+                submission = _submission(student_dir, assignment, work / student / assignment)
+                if modules is not None and submission.folder is not None:
+                    submission = locate(submission, modules[assignment], work / student / assignment)
+                found.append(submission)
     return sorted(found, key=lambda s: (s.student, s.assignment))
+
+
+def locate(submission: Submission, module: str, work: Path) -> Submission:
+    """The hand-in with its module where the grader reads it, ``<module>.py`` at the top of its folder.
+
+    A module misnamed only by case (``Padding.py``) is graded under its name, in a
+    copy under ``work``; one folder level too many (``submission/padding.py``) is
+    looked through; either way the submission carries a note. Anything else is a
+    bad submission whose reason says what was expected and what was found.
+    """
+    assert submission.folder is not None
+    folder, wanted = submission.folder, f"{module}.py"
+    if _regular(folder / wanted):
+        return submission
+    entries = sorted(p for p in folder.iterdir() if p.name not in IGNORED_NAMES and not p.name.startswith("."))
+    same_but_case = [p for p in entries if p.name.lower() == wanted.lower() and _regular(p)]
+    if len(same_but_case) == 1:
+        copy = _copy_files(folder, work if folder != work else work.with_name(f"{work.name}.renamed"))
+        (copy / same_but_case[0].name).rename(copy / wanted)
+        return replace(submission, folder=copy, note=f"found `{same_but_case[0].name}`, expected `{wanted}`: graded as `{wanted}`")
+    subfolders = [p for p in entries if p.is_dir() and not p.is_symlink()]
+    if len(subfolders) == 1 and not [p for p in entries if p.suffix == ".py"] and _regular(subfolders[0] / wanted):
+        return replace(submission, folder=subfolders[0], note=f"found `{wanted}` in the folder `{subfolders[0].name}/`: graded from there")
+    shown = ", ".join(f"`{p.name}{'/' if p.is_dir() else ''}`" for p in entries[:8]) or "nothing"
+    only_notebooks = bool(entries) and all(p.suffix == ".ipynb" for p in entries)
+    hint = f"; a notebook alone is not graded: hand in `{wanted}` beside it" if only_notebooks else ""
+    return replace(submission, folder=None, error=f"no `{wanted}` in the hand-in: found {shown} (expected `{wanted}` at the top of {submission.assignment}/){hint}.")
+
+
+IGNORED_NAMES = {IGNORED_IN_HASH, IGNORED_IN_ZIP}
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself (not a link, a pipe or a device)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _copy_files(folder: Path, target: Path) -> Path:
+    """The regular files at the top of ``folder`` copied into a fresh ``target`` (links and special files left out)."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in folder.iterdir():
+        if _regular(path) and path.stat().st_size <= MAX_FILE_BYTES:
+            shutil.copyfile(path, target / path.name, follow_symlinks=False)
+    return target
 
 
 def _failed(student: str, assignment: str, reason: str) -> Submission:
@@ -94,6 +153,8 @@ def _submission(student_dir: Path, assignment: str, extracted: Path) -> Submissi
         return _failed(student, assignment, f"{path.name} is a symbolic link, not the student's own files.")
     if path.is_dir():
         return Submission(student, assignment, path, None)
+    if not _regular(path):
+        return _failed(student, assignment, f"{path.name} is not a regular file (a pipe or a device), so it is not a zip.")
     try:
         extract_zip(path, extracted)
     except SubmissionError as exc:

@@ -14,10 +14,13 @@ Nothing here imports the grader's side (``autograder.student``, pytest).
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import linecache
+import os
 import signal
+import stat
 import sys
 import threading
 import traceback
@@ -107,14 +110,35 @@ def load_source(source: str, filename: str, name: str) -> ModuleType:
     return module
 
 
+MAX_SOURCE_BYTES = 2**20  # a student's module is a few KiB; a larger file is not source code
+
+
+def read_source(path: Path) -> str:
+    """The text of a student's module, read without following a link, from a regular file of bounded size."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ImportFailed(f"{path.name} is missing from {path.parent.name}/") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImportFailed(f"{path.name} is a symbolic link: hand in the file itself") from None
+        raise ImportFailed(f"{path.name} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ImportFailed(f"{path.name} is not a regular file")
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise ImportFailed(f"{path.name} holds {info.st_size} bytes, more than the {MAX_SOURCE_BYTES} a module may")
+        return file.read(MAX_SOURCE_BYTES + 1).decode("utf-8", errors="replace")
+
+
 def load_module(path: Path, name: str) -> ModuleType:
     """Import the module at ``path`` under a name no other module uses (its folder on sys.path meanwhile)."""
-    if not path.is_file():
-        raise ImportFailed(f"{path.name} is missing from {path.parent}")
+    source = read_source(path)
     unique = f"convgrade_student_{name}_{abs(hash(str(path))):x}"
     sys.path.insert(0, str(path.parent))
     try:
-        return load_source(path.read_text(encoding="utf-8", errors="replace"), str(path), unique)
+        return load_source(source, str(path), unique)
     finally:
         sys.path.remove(str(path.parent))
 

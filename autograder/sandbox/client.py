@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.sandbox.call import ImportFailed, Outcome, ProcessDied
+from autograder.sandbox.call import ImportFailed, Outcome, ProcessDied, read_source
 from autograder.sandbox.launch import bubblewrap_available, launch, warn_unsandboxed
 from autograder.sandbox.wire import Frames, ProtocolError, decode, framed
 
@@ -281,10 +281,7 @@ class SandboxedModule:
 
     def _open(self) -> None:
         """Have the sandbox fork a child that imports the module (``ImportFailed`` when it does not)."""
-        try:
-            source = self.module_file.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise ImportFailed(f"{self.module_file.name} is missing from {self.module_file.parent}") from None
+        source = read_source(self.module_file)
         answer = self.sandbox.open(
             {
                 "op": "open", "module": self.name, "source": source,
