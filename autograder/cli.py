@@ -138,6 +138,7 @@ def grade(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = settings.CALL_TIMEOUT,
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
     student: Annotated[Optional[list[str]], typer.Option("--student", "-s", help="grade only this student (repeatable; default: every student in SUBMITTED)")] = None,
+    roster: Annotated[Optional[Path], typer.Option(help="a CSV of the class's student ids: a student with no folder in SUBMITTED is listed, every assignment missing")] = None,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
     gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
 ) -> None:
@@ -145,6 +146,7 @@ def grade(
     from autograder.grading.jobs import class_grades, plan
     from autograder.grading.pool import grade_all
     from autograder.grading.results import GRADES_CSV, write_grades_csv
+    from autograder.grading.submissions import SubmissionError, read_roster
     from autograder.grading.table import class_table
 
     root = _course_root(root)
@@ -158,7 +160,14 @@ def grade(
     if unknown:
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
     url = _gradebook_url(gradebook) if gradebook else None
-    jobs = plan(submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET, students=student)
+    try:
+        students_of_roster = read_roster(roster) if roster else []
+        jobs = plan(
+            submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET,
+            students=student, roster=students_of_roster,
+        )  # fmt: skip
+    except SubmissionError as exc:
+        raise fail(str(exc)) from None
     if not jobs:
         whose = f" by {', '.join(student)}" if student else ""
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}{whose}")

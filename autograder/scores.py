@@ -21,7 +21,7 @@ class Status(StrEnum):
     """What became of one (student, assignment): the ``status`` column of ``grades.csv``."""
 
     GRADED = "graded"
-    NO_SUBMISSION = "no submission"
+    MISSING = "missing"  # nothing handed in (a student folder without it, or a roster's student without a folder)
     BAD_SUBMISSION = "bad submission"
     NOT_GRADED = "not graded"  # planned, but no run has graded it yet
     GRADER_ERROR = "grader error"  # the grader failed on it; the status text says how, and a rerun grades it

@@ -53,7 +53,7 @@ def test_a_class_is_graded_with_results_feedback_and_a_gradebook(submitted, tmp_
     assert rows["ada"]["score"] == rows["ada"]["max_score"] == rows["fay"]["score"]
     assert float(rows["ada"]["score"]) > 100
     assert float(rows["dev"]["score"]) == 0 and rows["dev"]["status"] == "graded"
-    assert rows["gus"]["status"] == "no submission" and float(rows["gus"]["score"]) == 0
+    assert rows["gus"]["status"] == "missing" and float(rows["gus"]["score"]) == 0
     results = json.loads((out / "dev" / "03_padding" / "results.json").read_text())
     assert results["score"] == 0 and {test["status"] for test in results["tests"]} == {"failed"}
     assert all("not implemented yet" in test["output"] for test in results["tests"])
@@ -300,10 +300,13 @@ def test_hand_ins_laid_out_otherwise_are_found_or_explained_first(tmp_path):
     shutil.copy(ROOT / "solutions" / "03_padding" / "padding.py", submitted / "hal" / "03_padding" / "Padding.py")
     (submitted / "ivy" / "03_padding").mkdir(parents=True)
     (submitted / "ivy" / "03_padding" / "03_padding.ipynb").write_text("{}")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Name,Student_ID\nHal,hal\nIvy,ivy\nKim,kim\n")
     out = tmp_path / "out"
-    done = grade(submitted, out)
+    done = grade(submitted, out, "--roster", str(roster))
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {row["student_id"]: row for row in grades(out)}
+    assert rows["kim"]["status"] == "missing" and float(rows["kim"]["score"]) == 0, "on the roster, no folder: listed"
     assert rows["hal"]["status"] == "graded" and float(rows["hal"]["score"]) == 100
     assert "graded as `padding.py`" in json.loads((out / "hal" / "03_padding" / "results.json").read_text())["output"]
     assert rows["ivy"]["status"] == "bad submission"

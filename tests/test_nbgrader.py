@@ -210,7 +210,7 @@ def test_nbgrader_export_gives_the_scores_convgrade_grade_gives(course):
         assert float(theirs[student]["max_score"]) == float(ours[student]["max_score"]), student
     assert float(ours["perfect"]["score"]) == float(ours["perfect"]["max_score"])
     assert 0 < float(ours["partial"]["score"]) < float(ours["partial"]["max_score"])
-    assert ours["absent"]["status"] == "no submission"
+    assert ours["absent"]["status"] == "missing"
 
 
 def test_grade_records_the_same_scores_in_nbgraders_gradebook(course):

@@ -314,3 +314,29 @@ def test_a_zip_that_is_a_pipe_is_refused_without_hanging(tmp_path):
     os.mkfifo(submitted / "ann" / "03_padding.zip")
     (submission,) = discover(submitted, ["03_padding"], tmp_path / "work")
     assert submission.folder is None and "not a regular file" in submission.error
+
+
+@pytest.mark.parametrize(
+    "text, ids",
+    [
+        ("student_id,name\nann,Ann\nbob,Bob\n", ["ann", "bob"]),
+        ("Name,Login\nAnn,ann\n\nBob,bob\nAnn,ann\n", ["ann", "bob"]),
+        ("ann\nbob\n", ["ann", "bob"]),
+    ],
+)
+def test_a_roster_gives_its_student_ids(tmp_path, text, ids):
+    from autograder.grading.submissions import read_roster
+
+    (tmp_path / "roster.csv").write_text(text)
+    assert read_roster(tmp_path / "roster.csv") == ids
+
+
+def test_a_roster_with_an_unsafe_id_is_refused_and_a_roster_student_without_a_folder_is_missing(tmp_path):
+    from autograder.grading.submissions import read_roster
+
+    (tmp_path / "roster.csv").write_text("student_id\n../etc\n")
+    with pytest.raises(SubmissionError, match="not a student id"):
+        read_roster(tmp_path / "roster.csv")
+    (tmp_path / "submitted" / "ann").mkdir(parents=True)
+    found = discover(tmp_path / "submitted", ["03_padding"], tmp_path / "work", roster=["ann", "zed"])
+    assert [(s.student, s.error) for s in found] == [("ann", NO_SUBMISSION), ("zed", NO_SUBMISSION)]

@@ -66,7 +66,7 @@ def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: floa
     if submission.error is None:
         status = Status.GRADED
     else:
-        status = Status.NO_SUBMISSION if submission.error == NO_SUBMISSION else Status.BAD_SUBMISSION
+        status = Status.MISSING if submission.error == NO_SUBMISSION else Status.BAD_SUBMISSION
     note = submission.error or submission.note or ""
     write_results_json(job.out / "results.json", board, execution_time=seconds, output=f"{note}\n" if note else "")
     write_feedback(job.out, board, student=submission.student, assignment=assignment.name, title=assignment.title, note=note)

@@ -62,13 +62,13 @@ def grading_key(assignment: Path, *, call_timeout: float, budget: float | None) 
 
 def plan(
     submitted: Path, source: Path, assignments: list[str], out: Path, *,
-    call_timeout: float, budget: float | None, students: list[str] | None = None,
+    call_timeout: float, budget: float | None, students: list[str] | None = None, roster: list[str] = (),
 ) -> list[Job]:
     """Every submission of the named assignments (of the named ``students``), extracted under ``out/.extracted``."""
     keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget) for name in assignments}
     modules = {name: Assignment.load(source / name).module for name in assignments}
     jobs = []
-    for submission in discover(submitted, assignments, out / ".extracted", modules=modules):
+    for submission in discover(submitted, assignments, out / ".extracted", modules=modules, roster=roster):
         if students is not None and submission.student not in students:
             continue
         digest = content_hash(submission.folder) if submission.folder else ""

@@ -295,7 +295,7 @@ def _record_rows(url: str, course_id: str, out: Path, rows: list[dict[str, str]]
         for row in sorted(rows, key=lambda row: (row["assignment"], row["student_id"])):
             name, student, status = row["assignment"], row["student_id"], row["status"]
             if status not in RECORDED_STATUSES:
-                if status != Status.NO_SUBMISSION:
+                if status != Status.MISSING:
                     recorded.warnings.append(f"{student}/{name} is not recorded: {status}")
                 continue
             tests = _results_tests(out / student / name / RESULTS_JSON)

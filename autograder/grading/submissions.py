@@ -11,6 +11,7 @@ forgetting the student.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import shutil
@@ -30,7 +31,8 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed / compressed, for members big enough to matter
 RATIO_FLOOR = 1024 * 1024  # smaller members may compress as well as they like
 COPY_BLOCK = 64 * 1024  # bytes read at a time from a zip member
-NO_SUBMISSION = str(Status.NO_SUBMISSION)  # the reason given for a student folder without this assignment
+NO_SUBMISSION = "nothing was handed in"  # the reason of a missing submission (status ``missing``)
+ROSTER_COLUMNS = ("student_id", "id", "student", "username", "login")  # a roster's column of student ids, by its header
 IGNORED_IN_ZIP = "__MACOSX"  # the resource forks macOS's Finder adds to every zip
 IGNORED_IN_HASH = "__pycache__"
 
@@ -55,15 +57,40 @@ def is_safe_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
-def discover(submitted: Path, assignments: list[str], work: Path, *, modules: Mapping[str, str] | None = None) -> list[Submission]:
-    """Every (student, assignment) of ``submitted/``, zips extracted under ``work``, sorted.
+def read_roster(path: Path) -> list[str]:
+    """The student ids of a roster CSV: the column headed ``student_id`` (or id, student, username, login), else the first."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SubmissionError(f"the roster {path} cannot be read: {exc}.") from None
+    if not rows:
+        raise SubmissionError(f"the roster {path} lists no student.")
+    header = [cell.strip().lower() for cell in rows[0]]
+    column = next((header.index(name) for name in ROSTER_COLUMNS if name in header), None)
+    ids = [row[column or 0].strip() for row in (rows[1:] if column is not None else rows) if len(row) > (column or 0)]
+    unsafe = [student for student in ids if not is_safe_name(student)]
+    if unsafe:
+        raise SubmissionError(f"the roster {path} holds {unsafe[0]!r}, which is not a student id that can name a folder.")
+    return list(dict.fromkeys(ids))
+
+
+def discover(
+    submitted: Path, assignments: list[str], work: Path, *, modules: Mapping[str, str] | None = None, roster: list[str] = ()
+) -> list[Submission]:
+    """Every (student, assignment) of ``submitted/``, and of the ``roster``, zips extracted under ``work``, sorted.
 
     ``modules`` (assignment -> module name): find each hand-in's module where a
-    student put it otherwise (``locate``), or say what was found instead.
+    student put it otherwise (``locate``), or say what was found instead. A
+    student of the roster without a folder has every assignment missing.
     """
     if not submitted.is_dir():
         raise SubmissionError(f"{submitted} is not a folder of submissions.")
-    found = []
+    found = [
+        _failed(student, assignment, NO_SUBMISSION)
+        for student in roster if not (submitted / student).is_dir()
+        for assignment in dict.fromkeys(assignments)
+    ]  # fmt: skip
     for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
         student = student_dir.name
         for assignment in dict.fromkeys(assignments):
