@@ -11,6 +11,9 @@ student's submission) holds ``assignment.toml``::
     points = 100                    # what the assignment is worth
     errors = 0.10                   # the share of those points for input validation
 
+    due = 2026-12-08T23:59:00+01:00 # optional: when it is due (course.toml says what lateness costs)
+    weight = 1                      # optional: its weight in the course total
+
     [uses]                          # optional: a failure traced to the function it calls
     conv2d_same = ["pad2d", "same_padding"]
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 METADATA = "assignment.toml"
@@ -112,6 +116,8 @@ class Assignment:
     forbidden: tuple[str, ...]
     rubric: Rubric = field(default_factory=Rubric)
     uses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # function -> the functions of the module it calls
+    due: datetime | None = None  # when it is due (a late hand-in pays the course's late policy)
+    weight: float = 1.0  # its weight in the course total
 
     @property
     def name(self) -> str:
@@ -159,9 +165,15 @@ class Assignment:
         uses = data.get("uses", {})
         if not (isinstance(uses, dict) and all(isinstance(v, list) and all(isinstance(f, str) for f in v) for v in uses.values())):
             raise AssignmentError(f"{path}: [uses] maps a function to the list of functions it calls, e.g. conv2d_same = [\"pad2d\"].")
+        weight = data.get("weight", 1.0)
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+            raise AssignmentError(f"{path}: weight must be a number of at least 0, not {weight!r}.")
+        due = data.get("due")
+        if due is not None and not (isinstance(due, datetime) and due.tzinfo is not None):
+            raise AssignmentError(f"{path}: due must be a date-time with its offset, e.g. 2026-12-08T23:59:00+01:00, not {due!r}.")
         return cls(
             folder=folder, title=data["title"], module=data["module"], forbidden=forbidden, rubric=rubric,
-            uses={function: tuple(used) for function, used in uses.items()},
+            uses={function: tuple(used) for function, used in uses.items()}, due=due, weight=float(weight),
         )  # fmt: skip
 
 

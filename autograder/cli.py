@@ -139,6 +139,8 @@ def grade(
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
     student: Annotated[Optional[list[str]], typer.Option("--student", "-s", help="grade only this student (repeatable; default: every student in SUBMITTED)")] = None,
     roster: Annotated[Optional[Path], typer.Option(help="a CSV of the class's student ids: a student with no folder in SUBMITTED is listed, every assignment missing")] = None,
+    extensions: Annotated[Optional[Path], typer.Option(help="a CSV of extensions: student_id, assignment (empty: all), days")] = None,
+    times: Annotated[Optional[Path], typer.Option(help="a CSV of hand-in times: student_id, assignment, time (ISO 8601), over nbgrader's timestamp.txt")] = None,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
     gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
 ) -> None:
@@ -146,6 +148,8 @@ def grade(
     from autograder.grading.jobs import class_grades, plan
     from autograder.grading.pool import grade_all
     from autograder.grading.results import GRADES_CSV, write_grades_csv
+    from autograder.course import Course, CourseError, read_extensions, read_times
+    from autograder.grading.late import with_late_policy
     from autograder.grading.submissions import SubmissionError, read_roster
     from autograder.grading.table import class_table
 
@@ -161,21 +165,28 @@ def grade(
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
     url = _gradebook_url(gradebook) if gradebook else None
     try:
+        course = Course.load(root)
+        granted = read_extensions(extensions) if extensions else {}
         students_of_roster = read_roster(roster) if roster else []
         jobs = plan(
             submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET,
-            students=student, roster=students_of_roster,
+            students=student, roster=students_of_roster, times=read_times(times) if times else {},
         )  # fmt: skip
-    except SubmissionError as exc:
+    except (SubmissionError, CourseError) as exc:
         raise fail(str(exc)) from None
     if not jobs:
         whose = f" by {', '.join(student)}" if student else ""
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}{whose}")
     with _progress(len(jobs)) as advance:
         rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance)
-    grades = class_grades(out, jobs, rows)
+    in_source = {a.name: a for a in assignments_in(source)}
+    grades, undecided = with_late_policy(
+        class_grades(out, jobs, rows), {name: a.due for name, a in in_source.items()}, course.late, granted
+    )
     write_grades_csv(out / GRADES_CSV, [asdict(row) for row in grades])
-    console.print(class_table(grades))
+    console.print(class_table(grades, {name: a.weight for name, a in in_source.items()}))
+    for line in undecided:
+        errors.print(f"[yellow]warning:[/] {line}", highlight=False)
     console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")
     if url:
         _record_in_gradebook(url, root, out)

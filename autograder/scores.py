@@ -21,6 +21,7 @@ class Status(StrEnum):
     """What became of one (student, assignment): the ``status`` column of ``grades.csv``."""
 
     GRADED = "graded"
+    LATE = "late"  # graded, handed in after its due date: ``score`` is after the late penalty
     MISSING = "missing"  # nothing handed in (a student folder without it, or a roster's student without a folder)
     BAD_SUBMISSION = "bad submission"
     NOT_GRADED = "not graded"  # planned, but no run has graded it yet
@@ -127,6 +128,9 @@ class GradeRow:
 
     student_id: str
     assignment: str
-    score: float
+    score: float  # after any late penalty
     max_score: float
     status: str  # a ``Status``, or ``grader_error(...)``
+    raw_score: float | None = None  # before any late penalty (None: the same as ``score``)
+    late_days: float = 0.0  # how late it was handed in, in days
+    handed_in: str = ""  # when, ISO 8601 in UTC ("" when not known)

@@ -51,7 +51,7 @@ def test_a_class_is_graded_with_results_feedback_and_a_gradebook(submitted, tmp_
     rows = {row["student_id"]: row for row in grades(out)}
     assert list(rows) == ["ada", "dev", "fay", "gus"]
     assert rows["ada"]["score"] == rows["ada"]["max_score"] == rows["fay"]["score"]
-    assert float(rows["ada"]["score"]) > 100
+    assert float(rows["ada"]["score"]) == 100, "every assignment is worth 100 points (its rubric)"
     assert float(rows["dev"]["score"]) == 0 and rows["dev"]["status"] == "graded"
     assert rows["gus"]["status"] == "missing" and float(rows["gus"]["score"]) == 0
     results = json.loads((out / "dev" / "03_padding" / "results.json").read_text())

@@ -163,16 +163,18 @@ def test_grades_csv_has_the_columns_in_order_and_sorted_rows(tmp_path):
     write_grades_csv(path, rows)
     with path.open(newline="") as file:
         read = list(csv.reader(file))
-    assert read[0] == list(GRADES_COLUMNS) == ["student_id", "assignment", "score", "max_score", "status"]
+    assert read[0] == list(GRADES_COLUMNS) == [
+        "student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in",
+    ]  # fmt: skip
     assert read[1:] == [
-        ["alice", "03_padding", "7.5", "10", "graded"],
-        ["alice", "04_channels", "0", "8", "no submission"],
-        ["bob", "03_padding", "0", "10", "bad archive"],
+        ["alice", "03_padding", "7.5", "10", "graded", "", "", ""],
+        ["alice", "04_channels", "0", "8", "no submission", "", "", ""],
+        ["bob", "03_padding", "0", "10", "bad archive", "", "", ""],
     ]
 
 
 def test_grades_rows_with_other_columns_are_refused(tmp_path):
-    with pytest.raises(ResultsError, match="exactly the columns"):
+    with pytest.raises(ResultsError, match="needs the columns"):
         write_grades_csv(tmp_path / "grades.csv", [{"student_id": "a", "assignment": "x", "score": 1}])
     assert not (tmp_path / "grades.csv").exists()
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import autograder
@@ -48,11 +51,17 @@ def grader_fingerprint() -> str:
     return content_hash(Path(autograder.__file__).parent)
 
 
+def _what_grades(metadata: Path) -> str:
+    """``assignment.toml`` less what decides no score (its due date and weight: penalties and totals are worked out later)."""
+    data = tomllib.loads(metadata.read_text(encoding="utf-8"))
+    return json.dumps({key: value for key, value in data.items() if key not in ("due", "weight")}, sort_keys=True, default=str)
+
+
 def grading_key(assignment: Path, *, call_timeout: float, budget: float | None) -> str:
     """A hash of all that decides a grade besides the submission: tests, ``assignment.toml``, grader, options."""
     digest = hashlib.sha256()
     for part in (
-        grader_fingerprint(), (assignment / METADATA).read_bytes().hex(),
+        grader_fingerprint(), _what_grades(assignment / METADATA),
         *(content_hash(assignment / folder) if (assignment / folder).is_dir() else "" for folder in (VISIBLE_TESTS, HIDDEN_TESTS)),
         repr(call_timeout), repr(budget),
     ):  # fmt: skip
@@ -63,14 +72,20 @@ def grading_key(assignment: Path, *, call_timeout: float, budget: float | None) 
 def plan(
     submitted: Path, source: Path, assignments: list[str], out: Path, *,
     call_timeout: float, budget: float | None, students: list[str] | None = None, roster: list[str] = (),
+    times: Mapping[tuple[str, str], datetime] = {},  # noqa: B006 - read only
 ) -> list[Job]:
-    """Every submission of the named assignments (of the named ``students``), extracted under ``out/.extracted``."""
+    """Every submission of the named assignments (of the named ``students``), extracted under ``out/.extracted``.
+
+    ``times``: hand-in times by (student, assignment), over those nbgrader's ``timestamp.txt`` gives.
+    """
     keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget) for name in assignments}
     modules = {name: Assignment.load(source / name).module for name in assignments}
     jobs = []
     for submission in discover(submitted, assignments, out / ".extracted", modules=modules, roster=roster):
         if students is not None and submission.student not in students:
             continue
+        if (submission.student, submission.assignment) in times:
+            submission = replace(submission, handed_in=times[(submission.student, submission.assignment)])
         digest = content_hash(submission.folder) if submission.folder else ""
         folder = out / submission.student / submission.assignment
         key = keys[submission.assignment]
@@ -116,14 +131,17 @@ def rows_on_disk(out: Path) -> dict[tuple[str, str], GradeRow]:
 
 
 def class_grades(out: Path, jobs: list[Job], rows: list[GradeRow]) -> list[GradeRow]:
-    """Every graded result on disk, with this run's jobs as they stand now, sorted: the rows of ``grades.csv``.
+    """Every graded result on disk, with this run's jobs as they stand now, sorted: the rows of ``grades.csv`` (raw scores).
 
     A job of this run gives its marker's row (graded now or before, unchanged), else
-    this run's row (a grader error), else "not graded"; every other marker under
-    ``out`` keeps its row, so a run of one assignment or one student loses none.
+    this run's row (a grader error), else "not graded", with the hand-in time it has
+    now; every other marker under ``out`` keeps its row, so a run of one assignment
+    or one student loses none. ``autograder.grading.late`` applies penalties after.
     """
     now = {(row.student_id, row.assignment): row for row in rows}
     merged = rows_on_disk(out)
     for job in jobs:
-        merged[job.key] = previous_row(job) or now.get(job.key) or GradeRow(*job.key, 0.0, 0.0, str(Status.NOT_GRADED))
+        row = previous_row(job) or now.get(job.key) or GradeRow(*job.key, 0.0, 0.0, str(Status.NOT_GRADED))
+        handed_in = job.submission.handed_in
+        merged[job.key] = replace(row, handed_in=handed_in.astimezone(timezone.utc).isoformat() if handed_in else "")
     return [merged[key] for key in sorted(merged)]

@@ -45,7 +45,7 @@ from autograder.release import STUDENT_RELEASE, ReleaseError
 from autograder.release.notebooks import NOTEBOOK, CheckCall, NbgraderNotebooks, check_calls, import_jsonschema_without_iri_formats
 from autograder.scores import Status, total
 
-RECORDED_STATUSES = {Status.GRADED, Status.BAD_SUBMISSION}  # something was handed in; with no submission only the student is added
+RECORDED_STATUSES = {Status.GRADED, Status.LATE, Status.BAD_SUBMISSION}  # something was handed in; when missing only the student is added
 
 
 class GradebookError(Exception):
@@ -309,6 +309,7 @@ def _record_rows(url: str, course_id: str, out: Path, rows: list[dict[str, str]]
             gradebook.db.commit()
             recorded.submissions += 1
             nbgrader_total = gradebook.find_submission(name, student).score
-            if not math.isclose(nbgrader_total, float(row["score"]), abs_tol=1e-6):
-                recorded.warnings.append(f"{student}/{name}: nbgrader's total is {nbgrader_total:g}, convgrade's score {float(row['score']):g}")
+            raw = float(row.get("raw_score") or row["score"])  # nbgrader applies its own late penalty to the raw score
+            if not math.isclose(nbgrader_total, raw, abs_tol=1e-6):
+                recorded.warnings.append(f"{student}/{name}: nbgrader's total is {nbgrader_total:g}, convgrade's score {raw:g}")
     recorded.warnings[:0] = sorted(problems)

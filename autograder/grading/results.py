@@ -20,7 +20,8 @@ from autograder.atomic import atomic_write_text
 from autograder.scores import CheckResult, Scoreboard, points_text, total
 
 GRADES_CSV = "grades.csv"
-GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
+GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in")
+REQUIRED_COLUMNS = GRADES_COLUMNS[:5]  # the others may be left out (empty)
 RESULTS_JSON = "results.json"
 FEEDBACK_MD = "feedback.md"
 FEEDBACK_HTML = "feedback.html"
@@ -158,12 +159,12 @@ def write_feedback(folder: Path, board: Scoreboard, *, student: str, assignment:
 
 def write_grades_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write the grades CSV (``GRADES_COLUMNS``), sorted by student and assignment, atomically."""
-    rows = list(rows)
+    rows = [{key: ("" if value is None else value) for key, value in row.items()} for row in rows]
     for row in rows:
-        if set(row) != set(GRADES_COLUMNS):
-            raise ResultsError(f"a grades row needs exactly the columns {', '.join(GRADES_COLUMNS)}, not {', '.join(map(str, row))}.")
+        if not set(REQUIRED_COLUMNS) <= set(row) <= set(GRADES_COLUMNS):
+            raise ResultsError(f"a grades row needs the columns {', '.join(REQUIRED_COLUMNS)} (and may have {', '.join(GRADES_COLUMNS[5:])}), not {', '.join(map(str, row))}.")
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=GRADES_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=GRADES_COLUMNS, restval="")
     writer.writeheader()
     writer.writerows(sorted(rows, key=lambda row: (str(row["student_id"]), str(row["assignment"]))))
     atomic_write_text(path, buffer.getvalue())

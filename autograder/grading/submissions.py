@@ -21,7 +21,10 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path, PurePosixPath
+
+from autograder.course import CourseError, parse_time
 
 MAX_FILES = 200
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
@@ -48,6 +51,7 @@ class Submission:
     folder: Path | None
     error: str | None
     note: str | None = None  # how a hand-in laid out otherwise was found ("found `Padding.py`: graded as `padding.py`")
+    handed_in: datetime | None = None  # when, from nbgrader's timestamp.txt or the instructor's times file
 
 
 def is_safe_name(name: str) -> bool:
@@ -177,14 +181,28 @@ def _submission(student_dir: Path, assignment: str, extracted: Path) -> Submissi
     if path.is_symlink():
         return _failed(student, assignment, f"{path.name} is a symbolic link, not the student's own files.")
     if path.is_dir():
-        return Submission(student, assignment, path, None)
+        return Submission(student, assignment, path, None, handed_in=_timestamp(path))
     if not _regular(path):
         return _failed(student, assignment, f"{path.name} is not a regular file (a pipe or a device), so it is not a zip.")
     try:
         extract_zip(path, extracted)
     except SubmissionError as exc:
         return _failed(student, assignment, str(exc))
-    return Submission(student, assignment, extracted, None)
+    return Submission(student, assignment, extracted, None, handed_in=_timestamp(extracted))
+
+
+TIMESTAMP = "timestamp.txt"  # nbgrader's record of when a hand-in was collected
+
+
+def _timestamp(folder: Path) -> datetime | None:
+    """When the hand-in was made, from nbgrader's ``timestamp.txt`` in its folder (None without a readable one)."""
+    path = folder / TIMESTAMP
+    if not _regular(path) or path.stat().st_size > 200:
+        return None
+    try:
+        return parse_time(path.read_text(encoding="utf-8", errors="replace"))
+    except CourseError:
+        return None
 
 
 def extract_zip(archive: Path, target: Path) -> None:
