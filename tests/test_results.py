@@ -243,8 +243,11 @@ def test_a_failure_of_a_function_that_uses_a_failing_one_is_traced_to_it_and_gro
         result(task="conv2d_same", reason="wrong values: 3 of 12 elements differ"),
         result(task="conv2d_same", check="ok", passed=True),
         result(task="same_padding", reason="returned 2, expected 1"),
+        result(task="conv2d", reason="no ValueError", category="errors"),
+        result(task="two_layer", reason="wrong values: ReLU missing"),
     ])  # fmt: skip
-    traced = checks.traced({"03_padding": {"conv2d_same": ("pad2d", "same_padding")}})
+    traced = checks.traced({"03_padding": {"conv2d_same": ("pad2d", "same_padding"), "two_layer": ("conv2d",)}})
+    assert traced.results[-1].reason == "wrong values: ReLU missing", "a function that only validates poorly is not the cause"
     conv = traced.results[2]
     assert conv.reason == (
         "this uses your `pad2d`, which fails 2 checks and your `same_padding`, which fails 1 check: "
@@ -257,4 +260,4 @@ def test_a_failure_of_a_function_that_uses_a_failing_one_is_traced_to_it_and_gro
     what_went_wrong, follow_ons = md.split("## What went wrong")[1].split("## Follow-on failures")
     assert "3 of 12 elements differ" not in what_went_wrong and "3 of 12 elements differ" in follow_ons
     assert "returned 2, expected 1" in what_went_wrong
-    assert "(1 of 5 checks pass)" in md
+    assert "(1 of 7 checks pass)" in md
