@@ -109,15 +109,19 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def read_extensions(path: Path) -> dict[tuple[str, str], float]:
-    """An extensions CSV (``student_id, assignment, days``; an empty assignment means all): days by (student, assignment or "")."""
+def _csv_rows(path: Path, what: str) -> list[dict[str, str]]:
+    """The rows of a CSV with a header, by column name (``CourseError`` naming ``what`` when it cannot be read)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+            return list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CourseError(f"the extensions {path} cannot be read: {exc}.") from None
+        raise CourseError(f"the {what} {path} cannot be read: {exc}.") from None
+
+
+def read_extensions(path: Path) -> dict[tuple[str, str], float]:
+    """An extensions CSV (``student_id, assignment, days``; an empty assignment means all): days by (student, assignment or "")."""
     extensions = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in enumerate(_csv_rows(path, "extensions"), start=2):
         try:
             key = (row["student_id"].strip(), (row.get("assignment") or "").strip())
             extensions[key] = float(row["days"])
@@ -128,13 +132,8 @@ def read_extensions(path: Path) -> dict[tuple[str, str], float]:
 
 def read_times(path: Path) -> dict[tuple[str, str], datetime]:
     """A hand-in times CSV (``student_id, assignment, time``): times by (student, assignment), over nbgrader's timestamps."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CourseError(f"the hand-in times {path} cannot be read: {exc}.") from None
     times = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in enumerate(_csv_rows(path, "hand-in times"), start=2):
         try:
             times[(row["student_id"].strip(), row["assignment"].strip())] = parse_time(row["time"])
         except (KeyError, AttributeError):
