@@ -23,7 +23,7 @@ system-packages:
 demo: $(STAMP) system-packages
 	$(BIN)/convgrade release
 	$(BIN)/convgrade check --path solutions
-	$(BIN)/convgrade grade examples/submitted --out out/demo
+	$(BIN)/convgrade grade examples/submitted --roster examples/roster.csv --out out/demo
 
 ## test: the released files are up to date, then the whole test suite
 test: $(STAMP) system-packages

@@ -17,7 +17,7 @@ Beside them, the modules everything shares:
 - what course files import (these paths are a contract): ``compare``
   (``assert_same``, ``expect_error``), ``mistakes``, ``inputs``, ``describe``,
   ``notebook`` (``check()`` in a notebook cell);
-- the course model, no torch, no pytest: ``assignment``, ``forbidden``;
+- the course model, no torch, no pytest: ``assignment``, ``forbidden``, ``course`` (late policy);
 - the results model, data only: ``scores``;
 - ``student``: the proxy a check calls (the grader's side of every call);
 - ``settings`` (every default, once) and ``atomic`` (the one way a file is replaced);

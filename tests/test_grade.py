@@ -61,7 +61,7 @@ def test_a_class_is_graded_with_results_feedback_and_a_gradebook(submitted, tmp_
     feedback = (out / "dev" / "03_padding" / "feedback.md").read_text()
     assert "not implemented yet: `pad2d`" in feedback
     assert (out / "ada" / "03_padding" / "feedback.html").is_file()
-    assert "[1/4]" in result.stdout and any(line.strip() == "grades" for line in result.stdout.splitlines()), "the class table"
+    assert "[1/4]" in result.stdout and any(line.strip() == "grades (out of 100)" for line in result.stdout.splitlines()), "the class table"
 
 
 def test_a_rerun_skips_what_is_graded_and_regrades_a_changed_submission(submitted, tmp_path):

@@ -70,7 +70,8 @@ def test_a_deadline_or_an_extension_changed_recomputes_penalties_without_grading
     course = tmp_path / "course"
     shutil.copytree(ROOT / "source" / "03_padding", course / "source" / "03_padding")
     toml = course / "source" / "03_padding" / "assignment.toml"
-    toml.write_text(toml.read_text().replace('module = "padding"', 'module = "padding"\ndue = 2026-12-08T23:59:00Z'))
+    kept = [line for line in toml.read_text().splitlines() if not line.startswith("due =")]  # the course's own due date goes
+    toml.write_text("\n".join(kept).replace('module = "padding"', 'module = "padding"\ndue = 2026-12-08T23:59:00Z') + "\n")
     (course / "course.toml").write_text('[late]\npolicy = "per-day"\npercent_per_day = 10\nmax_percent = 50\n')
     submitted = tmp_path / "submitted"
     for student, stamp in (("ann", "2026-12-08 20:00:00.000000 UTC"), ("ben", "2026-12-10 01:00:00.000000 UTC")):

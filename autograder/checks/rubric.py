@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import CATEGORIES, DEFAULT_CATEGORY, Assignment, AssignmentError
+from autograder.assignment import CATEGORIES, DEFAULT_CATEGORY, HIDDEN_TESTS, Assignment, AssignmentError, find_course_root
 from autograder.scores import Scoreboard, points_text
 
 
@@ -63,6 +63,15 @@ def factors_for(assignment: Assignment, items: list[pytest.Item], *, complete: b
     return factors
 
 
+def hidden_tests_of(assignment: Assignment) -> Path:
+    """The assignment's hidden tests: beside it, else in the course's ``source/`` (a student's folder under ``nbgrader autograde``)."""
+    if assignment.hidden_tests.is_dir():
+        return assignment.hidden_tests
+    root = find_course_root(assignment.folder)
+    in_source = root / "source" / assignment.name / HIDDEN_TESTS if root is not None else assignment.hidden_tests
+    return in_source if in_source.is_dir() and in_source.parent != assignment.folder else assignment.hidden_tests
+
+
 class _Collector:
     """Keeps what the plugin says of every graded check of a collect-only session."""
 
@@ -90,7 +99,7 @@ def collect_checks(folder: Path) -> list[dict]:
     from autograder.checks.context import CheckSession, Use
 
     assignment = Assignment.load(folder)
-    tests = [str(path) for path in (assignment.visible_tests, assignment.hidden_tests) if path.is_dir()]
+    tests = [str(path) for path in (assignment.visible_tests, hidden_tests_of(assignment)) if path.is_dir()]
     if not tests:
         return []
     collector = _Collector()

@@ -19,11 +19,13 @@ def class_table(rows: Sequence[GradeRow], weights: Mapping[str, float] = {}) -> 
     course says, whatever its points.
     """
     assignments = sorted({row.assignment for row in rows})
-    notes = sorted({(row.student_id, row.assignment, row.status) for row in rows if row.status != Status.GRADED})
-    caption = "; ".join(f"*{student}/{assignment}: {status}" for student, assignment, status in notes) or None
-    table = Table(title="grades", caption=caption, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left", padding=(0, 1), pad_edge=False)
+    out_of = {name: {row.max_score for row in rows if row.assignment == name and row.max_score > 0} for name in assignments}
+    every = set().union(*out_of.values())
+    title = f"grades (out of {points_text(every.pop())})" if len(every) == 1 else "grades"
+    table = Table(title=title, caption=_notes(rows, assignments), box=box.SIMPLE_HEAD, title_justify="left",
+                  caption_justify="left", padding=(0, 1), pad_edge=False)  # fmt: skip
     table.add_column("student", no_wrap=True)
-    for name in assignments:
+    for name in assignments:  # "03" over a column of scores out of the same points, else each "score/max"
         table.add_column(name.split("_")[0], justify="right", no_wrap=True)
     table.add_column("total", justify="right", style="bold", no_wrap=True)
     by_cell = {(row.student_id, row.assignment): row for row in rows}
@@ -31,9 +33,24 @@ def class_table(rows: Sequence[GradeRow], weights: Mapping[str, float] = {}) -> 
         cells = []
         for name in assignments:
             row = by_cell.get((student, name))
-            cells.append("" if row is None else Text(f"{points_text(row.score)}/{points_text(row.max_score)}" + ("" if row.status == Status.GRADED else "*")))
+            shown = "" if row is None else points_text(row.score) if len(out_of[name]) <= 1 else f"{points_text(row.score)}/{points_text(row.max_score)}"
+            cells.append(Text(shown + ("" if row is None or row.status == Status.GRADED else "*")))
         table.add_row(Text(student), *cells, f"{weighted_percent(student, assignments, by_cell, weights):.1f}%")
     return table
+
+
+def _notes(rows: Sequence[GradeRow], assignments: Sequence[str]) -> str | None:
+    """What the * marks: every hand-in that is not simply graded; students missing everything, or some, in short."""
+    noted = [row for row in rows if row.status not in (Status.GRADED, Status.MISSING)]
+    lines = [f"*{row.student_id}/{row.assignment}: {row.status}" for row in sorted(noted, key=lambda r: (r.student_id, r.assignment))]
+    missing: dict[str, list[str]] = {}
+    for row in rows:
+        if row.status == Status.MISSING:
+            missing.setdefault(row.student_id, []).append(row.assignment.split("_")[0])
+    if missing:
+        each = ", ".join(f"{student} ({'all' if len(names) == len(assignments) else ' '.join(sorted(names))})" for student, names in sorted(missing.items()))
+        lines.append(f"*missing: {each}")
+    return "; ".join(lines) or None
 
 
 def weighted_percent(student: str, assignments: Sequence[str], by_cell: Mapping[tuple[str, str], GradeRow], weights: Mapping[str, float]) -> float:

@@ -24,11 +24,19 @@ def conv2d_single(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     image[i:i+kh, j:j+kw] * kernel. The kernel is not flipped, as in
     `torch.nn.functional.conv2d`.
 
+    Any kernel size works, from 1x1 to the image's own size (then the output is
+    one value): the window is the kernel's (kh, kw), not a fixed 3x3. Shifting
+    the image shifts the output: cropping the image's first rows and columns
+    crops the output's the same way.
+
     Shapes: image (H, W), kernel (kh, kw) -> (H - kh + 1, W - kw + 1), in image's dtype.
 
-    Errors: TypeError when image or kernel is not a floating-point tensor or their
-    dtypes differ; ValueError when image or kernel is not 2-d, or the kernel is
-    larger than the image in either dimension.
+    Dtypes: float32 and float64 both work, and the result keeps image's dtype. A
+    kernel of the other float dtype is used in image's dtype (not an error).
+
+    Errors: TypeError when image or kernel is not a floating-point tensor;
+    ValueError when image or kernel is not 2-d, or the kernel is larger than the
+    image in either dimension. The message names the argument.
 
     Hint: two Python loops, over the output's rows and columns; take the patch
     `image[i:i + kh, j:j + kw]` and write `(patch * kernel).sum()` into
@@ -39,8 +47,6 @@ def conv2d_single(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if not t.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-    if kernel.dtype != image.dtype:
-        raise TypeError(f"kernel must have image's dtype {image.dtype}, got {kernel.dtype}")
     if image.dim() != 2:
         raise ValueError(f"image must be 2-d (H, W), got shape {tuple(image.shape)}")
     if kernel.dim() != 2:
@@ -51,6 +57,7 @@ def conv2d_single(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     if kh > h or kw > w:
         raise ValueError(f"kernel {(kh, kw)} must fit inside image {(h, w)}")
 
+    kernel = kernel.to(image.dtype)  # a kernel of the other float dtype is used in image's dtype
     ho, wo = h - kh + 1, w - kw + 1
     out = image.new_empty(ho, wo)
     for i in range(ho):
@@ -72,14 +79,17 @@ def output_size(
     Padding adds `padding` zeros on each side; a kernel of `kernel_size` taps
     `dilation` apart spans dilation*(kernel_size - 1) + 1 pixels; it moves
     `stride` pixels at a time. So the output has
-    floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1 positions.
+    floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1 positions:
+    padding p counts as 2p more pixels, a dilated kernel as a kernel of its span,
+    and stride s keeps every s-th of the stride-1 positions, the first included.
+    padding, stride and dilation may be given by name, in any order.
 
     Shapes: Python ints -> a Python int (at least 1).
 
     Errors: TypeError when an argument is not an int (a bool is not one);
     ValueError when size or kernel_size is below 1, padding is below 0, stride or
     dilation is below 1, or the result would be below 1 (the kernel does not fit
-    in the padded input).
+    in the padded input). The message names the argument.
 
     Hint: Python's `//` floors. Check by hand: size 5, kernel 3 -> 3; with
     padding 1 -> 5; with padding 1 and stride 2 -> 3.
@@ -113,8 +123,9 @@ def top_edge_kernel() -> torch.Tensor:
     """A 3x3 kernel that detects a top edge: dark above, bright below.
 
     Its response must be strongly positive where a dark row sits above a bright
-    row, exactly 0 on any constant area, and 0 on a vertical edge (dark left,
-    bright right).
+    row (wherever that edge is, in proportion to the contrast), negative on the
+    opposite edge (bright above, dark below), exactly 0 on any constant area, and
+    0 on a vertical edge (dark left, bright right, or the reverse).
 
     Shapes: () -> (3, 3), float32.
 
@@ -136,8 +147,10 @@ def left_edge_kernel() -> torch.Tensor:
     """A 3x3 kernel that detects a left edge: dark left, bright right.
 
     The same idea as `top_edge_kernel`, turned by 90 degrees: strongly positive
-    where a dark column sits left of a bright column, exactly 0 on any constant
-    area, and 0 on a horizontal edge (it is not a top-edge detector).
+    where a dark column sits left of a bright column (wherever that edge is, in
+    proportion to the contrast), negative on the opposite edge (bright left, dark
+    right), exactly 0 on any constant area, and 0 on a horizontal edge, in either
+    direction (it is not a top-edge detector).
 
     Shapes: () -> (3, 3), float32.
 

@@ -54,7 +54,9 @@ def pad2d(
 
     The result equals ``F.pad(input, padding, mode)`` with ``"constant"`` for
     ``"zeros"``; ``value`` is used only in ``"zeros"`` mode. Any leading
-    dimensions are kept. The input is not modified; the dtype is kept.
+    dimensions are kept. The input is not modified. Float32 and float64
+    inputs are both valid; the result keeps the input's dtype (and float64
+    accuracy: a float64 border holds ``value`` exactly).
 
     Shapes: input (..., H, W) -> (..., H + top + bottom, W + left + right).
     Errors: TypeError when ``input`` is not a tensor or ``padding`` is not an
@@ -62,7 +64,8 @@ def pad2d(
     dimensions, ``padding`` does not have 4 values or one is negative, ``mode``
     is unknown, a reflect padding is >= the size of the dimension it pads, a
     circular padding is > that size, or a replicate padding pads an empty
-    dimension.
+    dimension. Each message names the argument (``input``, ``padding`` or
+    ``mode``) and the rule broken.
     Hint: for "zeros", allocate the output with ``input.new_full(shape, value)``
     and copy the input into the middle with slice assignment. For the other
     modes, compute for each output row the input row it copies from
@@ -138,7 +141,8 @@ def same_padding(kernel_size: int | tuple[int, int], dilation: int | tuple[int, 
     Shapes: returns a tuple of 4 ints (left, right, top, bottom), the order
     ``F.pad`` and ``pad2d`` take.
     Errors: TypeError when a value is not an int; ValueError when a pair does
-    not have 2 values or a value is below 1.
+    not have 2 values or a value is below 1. Each message names the argument
+    (``kernel_size`` or ``dilation``).
     Hint: kernel 3 -> (1, 1, 1, 1); kernel 4 -> (1, 2, 1, 2); kernel (3, 5) ->
     (2, 2, 1, 1). ``_pair`` turns an int or a pair into ``(h, w)`` for you.
     """
@@ -164,15 +168,22 @@ def conv2d_same(
     size, then run a valid convolution (``F.conv2d`` with ``padding=0`` is
     allowed here, once the input is padded). Adds ``bias`` per output channel
     when given. The result equals ``nn.Conv2d(C_in, C_out, (kh, kw),
-    padding="same", padding_mode=mode)`` with the same weight and bias.
-    ``weight`` and ``bias`` are used in ``input``'s dtype.
+    padding="same", padding_mode=mode)`` with the same weight and bias, for
+    any kernel size: odd or even (an even kernel's extra pixel of padding goes
+    right / bottom, see ``same_padding``), square or not, even larger than the
+    image in ``"zeros"`` mode.
+
+    Float32 and float64 inputs are both valid; the result keeps ``input``'s
+    dtype. A ``weight`` or ``bias`` of the other float dtype is used in
+    ``input``'s dtype: it is not an error.
 
     Shapes: input (N, C_in, H, W), weight (C_out, C_in, kh, kw), bias (C_out,)
     -> (N, C_out, H, W).
     Errors: TypeError when an argument is not a tensor or input is not floating
     point; ValueError when input or weight is not 4-D, their C_in differ, bias
     is not of shape (C_out,), ``mode`` is unknown, or the padding is too large
-    for ``mode`` (see ``pad2d``).
+    for ``mode`` (see ``pad2d``). Each message names the argument (``input``,
+    ``weight``, ``bias``, ``mode`` or ``padding``).
     Hint: ``F.conv2d(pad2d(input, same_padding((kh, kw)), mode), weight, bias)``
     is the whole idea; the rest is checking the arguments.
     """

@@ -60,6 +60,7 @@ class Entry:
     functions: list[str] = field(default_factory=list)
     base: str = ""
     description: str = ""
+    named: str = ""  # the short name a grader's failure must give for this mistake (tests/test_corpus.py)
 
     @property
     def name(self) -> str:

@@ -11,14 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder import mistakes
-from autograder.compare import assert_same, expect_error
+from autograder.compare import assert_same, error_cases
 from autograder.inputs import randn
 
 # ITU-R BT.601 luminance, written out, as a (1, 3, 1, 1) conv weight.
 LUMA = (0.299, 0.587, 0.114)
 BT601 = torch.tensor(LUMA, dtype=torch.float64).reshape(1, 3, 1, 1)
-BGR = torch.tensor(LUMA[::-1], dtype=torch.float64).reshape(1, 3, 1, 1)
-EQUAL = torch.full((1, 3, 1, 1), 1 / 3, dtype=torch.float64)
+# The weights of known mistakes: R, G, B in reverse order (OpenCV's BGR), MATLAB rgb2gray's
+# rounded values (a near miss: 0.2989 is not 0.299), and a plain average.
+MISTAKEN_WEIGHTS = {
+    mistakes.BGR_NOT_RGB: LUMA[::-1],
+    mistakes.MATLAB_GRAY_WEIGHTS: (0.2989, 0.5870, 0.1140),
+    mistakes.EQUAL_CHANNEL_WEIGHTS: (1 / 3, 1 / 3, 1 / 3),
+}
 
 
 DTYPES = (torch.float32, torch.float64)
@@ -26,7 +31,7 @@ ONE_FAILURE = settings(report_multiple_bugs=False)  # a failing example is repor
 
 
 def torch_gray(x, weight=BT601):
-    """F.conv2d with a (1, 3, 1, 1) weight on (..., 3, H, W)."""
+    """F.conv2d with a (1, 3, 1, 1) weight on (..., 3, H, W), in x's dtype."""
     flat = x.reshape(-1, 3, *x.shape[-2:])
     out = F.conv2d(flat, weight.to(x.dtype))
     return out.reshape(*x.shape[:-3], 1, *x.shape[-2:])
@@ -48,12 +53,23 @@ def assert_gray(got, x, mistakes=None):
     assert_same(got, torch_gray(x), mistakes=mistakes)
 
 
-def gray_mistakes(x):
-    return {
-        mistakes.BGR_NOT_RGB: torch_gray(x, BGR),
-        mistakes.EQUAL_CHANNEL_WEIGHTS: torch_gray(x, EQUAL),
-        mistakes.NO_CHANNEL_SUM: x * BT601[0].to(x.dtype),
-    }
+def nearest(got, candidates):
+    """The candidate closest to got: a mistaken weight written in float32 or in float64 is the same mistake."""
+    if type(got) is not torch.Tensor:
+        return candidates[0]
+    fits = [c for c in candidates if c.shape == got.shape and c.dtype == got.dtype]
+    return min(fits, key=lambda c: (got.double() - c.double()).abs().max().item()) if fits else candidates[0]
+
+
+def gray_mistakes(x, got):
+    """What the known mistakes of to_grayscale return on x (got picks the float32 or float64 weights)."""
+    found = {}
+    for phrase, values in MISTAKEN_WEIGHTS.items():
+        exact = torch.tensor(values, dtype=torch.float64).reshape(1, 3, 1, 1)
+        found[phrase] = nearest(got, [torch_gray(x, exact), torch_gray(x, exact.float())])
+    found[mistakes.NO_CHANNEL_SUM] = x * BT601.reshape(3, 1, 1).to(x.dtype)
+    found[mistakes.INPUT_CAST_TO_FLOAT32] = torch_gray(x.float())
+    return found
 
 
 def rank3(image, kernel):
@@ -71,6 +87,7 @@ def multichannel_mistakes(image, kernel):
         mistakes.FLIPPED_KERNEL: rank3(image, kernel.flip(-1, -2)),
         mistakes.NO_CHANNEL_SUM: per_channel(image, kernel),
         mistakes.OFF_BY_ONE_LOW: rank3(image, kernel)[:-1, :-1],
+        mistakes.INPUT_CAST_TO_FLOAT32: rank3(image.float(), kernel.float()),
     }
 
 
@@ -78,6 +95,7 @@ def contribution_mistakes(image, kernel):
     return {
         mistakes.FLIPPED_KERNEL: per_channel(image, kernel.flip(-1, -2)),
         mistakes.CONTRIBUTIONS_SUMMED: rank3(image, kernel),
+        mistakes.INPUT_CAST_TO_FLOAT32: per_channel(image.float(), kernel.float()),
     }
 
 
@@ -103,70 +121,73 @@ def image_kernel_cases(draw):
 
 
 class TestToGrayscale:
-    @pytest.mark.points(3)
+    @pytest.mark.points(7)
     @ONE_FAILURE
     @given(rgb=rgb_images())
     def test_matches_F_conv2d_random(self, student, rgb):
-        """equals F.conv2d with the BT.601 weight on random 3-D, 4-D and 5-D inputs"""
-        assert_gray(student.to_grayscale(rgb), rgb, mistakes=lambda: gray_mistakes(rgb))
+        """equals F.conv2d with the BT.601 weight on random 3-D, 4-D and 5-D inputs, float32 and float64"""
+        got = student.to_grayscale(rgb)
+        assert_gray(got, rgb, mistakes=lambda: gray_mistakes(rgb, got))
 
-    @pytest.mark.points(1)
+    @pytest.mark.points(3)
     def test_primary_colours_by_hand(self, student):
         """pure red, green, blue and white pixels give 0.299, 0.587, 0.114 and 1"""
         rgb = torch.tensor([[[1.0, 0.0, 0.0, 1.0]], [[0.0, 1.0, 0.0, 1.0]], [[0.0, 0.0, 1.0, 1.0]]])
         expected = torch.tensor([[[0.299, 0.587, 0.114, 1.0]]])
-        assert_same(student.to_grayscale(rgb), expected, mistakes=lambda: gray_mistakes(rgb))
+        got = student.to_grayscale(rgb)
+        assert_same(got, expected, mistakes=lambda: gray_mistakes(rgb, got))
 
-    @pytest.mark.points(1)
+    @pytest.mark.points(2)
+    @pytest.mark.category("shapes")
     def test_five_dimensional_input(self, student):
         """(T, N, 3, H, W) keeps both leading dimensions"""
         x = randn(2, 3, 3, 4, 5, seed=1).sigmoid()
-        assert_gray(student.to_grayscale(x), x, mistakes=lambda: gray_mistakes(x))
+        got = student.to_grayscale(x)
+        assert_gray(got, x, mistakes=lambda: gray_mistakes(x, got))
 
-    @pytest.mark.points(1)
+    @pytest.mark.points(2)
+    @pytest.mark.category("shapes")
     def test_channel_dimension_is_minus_three(self, student):
         """the channels are dimension -3 even when dimension 1 also has size 3"""
         x = randn(2, 3, 3, 3, 5, seed=2).sigmoid()  # (T=2, N=3, C=3, H=3, W=5)
         flat_wrong = (x * BT601.float().reshape(1, 3, 1, 1, 1)).sum(1, keepdim=True)
-        assert_gray(student.to_grayscale(x), x, mistakes=lambda: {mistakes.CHANNELS_FROM_DIM_1: flat_wrong})
+        got = student.to_grayscale(x)
+        assert_gray(got, x, mistakes=lambda: {mistakes.CHANNELS_FROM_DIM_1: flat_wrong, **gray_mistakes(x, got)})
 
-    @pytest.mark.points(1)
-    def test_keeps_float64(self, student):
-        """float64 in, float64 out, with float64 accuracy"""
-        x = randn(2, 3, 4, 4, seed=3, dtype=torch.float64).sigmoid()
-        assert_gray(student.to_grayscale(x), x, mistakes=lambda: gray_mistakes(x))
-
-    @pytest.mark.points(1)
-    @pytest.mark.parametrize("channels", [1, 4])
-    def test_wrong_channel_count_is_an_error(self, student, channels):
-        """a channel dimension (-3) that is not 3 raises ValueError naming `rgb`"""
-        with expect_error(ValueError, mentions="rgb"):
-            student.to_grayscale(randn(2, channels, 4, 4))
-
-    @pytest.mark.points(1)
-    def test_two_dimensional_input_is_an_error(self, student):
-        """an input with fewer than 3 dimensions raises ValueError naming `rgb`"""
-        with expect_error(ValueError, mentions="rgb"):
-            student.to_grayscale(randn(3, 4))
-
-    @pytest.mark.points(1)
-    def test_integer_input_is_an_error(self, student):
-        """an integer tensor raises TypeError naming `rgb`"""
-        with expect_error(TypeError, mentions="rgb"):
-            student.to_grayscale(torch.ones(3, 2, 2, dtype=torch.int64))
+    @pytest.mark.points(3)
+    @pytest.mark.category("errors")
+    def test_bad_arguments(self, student):
+        """bad arguments raise ValueError (TypeError for an integer tensor) naming `rgb`"""
+        with error_cases() as case:
+            with case(ValueError, mentions="rgb", case="a batch with 1 channel"):
+                student.to_grayscale(randn(2, 1, 4, 4))
+            with case(ValueError, mentions="rgb", case="a batch with 4 channels"):
+                student.to_grayscale(randn(2, 4, 4, 4))
+            with case(ValueError, mentions="rgb", case="a 2-D input"):
+                student.to_grayscale(randn(3, 4))
+            with case(TypeError, mentions="rgb", case="an integer tensor"):
+                student.to_grayscale(torch.ones(3, 2, 2, dtype=torch.int64))
 
 
 class TestConv2dMultichannel:
-    @pytest.mark.points(3)
+    @pytest.mark.points(7)
     @ONE_FAILURE
     @given(case=image_kernel_cases())
     def test_matches_F_conv2d_random(self, student, case):
-        """equals F.conv2d(image[None], kernel[None])[0, 0] on random shapes and channel counts"""
+        """equals F.conv2d(image[None], kernel[None])[0, 0] on random shapes and channel counts, float32 and float64"""
         image, kernel = case
         got = student.conv2d_multichannel(image, kernel)
         assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
 
-    @pytest.mark.points(1)
+    @pytest.mark.points(3)
+    def test_sixteen_channels(self, student):
+        """16 channels (not only RGB): equals F.conv2d(image[None], kernel[None])[0, 0]"""
+        image, kernel = randn(16, 7, 6, seed=20), randn(16, 3, 3, seed=21)
+        got = student.conv2d_multichannel(image, kernel)
+        assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
+
+    @pytest.mark.points(2)
+    @pytest.mark.category("edge")
     def test_kernel_as_large_as_the_image(self, student):
         """a kernel as large as the image gives a 1x1 output"""
         image, kernel = randn(3, 4, 5, seed=4), randn(3, 4, 5, seed=5)
@@ -174,71 +195,61 @@ class TestConv2dMultichannel:
         assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
 
     @pytest.mark.points(1)
-    def test_one_by_one_kernel(self, student):
-        """a 1x1 kernel is a weighted sum of the channels"""
-        image, kernel = randn(3, 4, 6, seed=6), randn(3, 1, 1, seed=7)
-        got = student.conv2d_multichannel(image, kernel)
-        assert_same(got, (image * kernel).sum(0), mistakes=lambda: multichannel_mistakes(image, kernel))
-
-    @pytest.mark.points(1)
+    @pytest.mark.category("edge")
     def test_single_channel(self, student):
         """one channel: the ordinary 2-D convolution"""
         image, kernel = randn(1, 6, 5, seed=8, dtype=torch.float64), randn(1, 2, 3, seed=9, dtype=torch.float64)
         got = student.conv2d_multichannel(image, kernel)
         assert_same(got, rank3(image, kernel), mistakes=lambda: multichannel_mistakes(image, kernel))
 
-    @pytest.mark.points(1)
-    def test_kernel_used_in_the_image_dtype(self, student):
-        """a float32 kernel on a float64 image gives a float64 result"""
-        image, kernel = randn(3, 5, 5, seed=10, dtype=torch.float64), randn(3, 3, 3, seed=11)
-        assert_same(student.conv2d_multichannel(image, kernel), rank3(image, kernel.double()))
+    @pytest.mark.points(2)
+    @pytest.mark.category("dtypes")
+    def test_float64_kernel_on_float32_image(self, student):
+        """a float64 kernel on a float32 image gives a float32 result (the kernel used in the image's dtype)"""
+        image, kernel = randn(3, 5, 6, seed=10), randn(3, 2, 3, seed=11, dtype=torch.float64)
+        got = student.conv2d_multichannel(image, kernel)
+        assert_same(got, rank3(image, kernel.float()), mistakes=lambda: {
+            mistakes.WEIGHT_DTYPE_KEPT: rank3(image.double(), kernel),
+        })
 
-    @pytest.mark.points(1)
-    def test_kernel_larger_than_the_image_is_an_error(self, student):
-        """a kernel larger than the image raises ValueError"""
-        with expect_error(ValueError):
-            student.conv2d_multichannel(randn(3, 4, 4), randn(3, 5, 3))
-
-    @pytest.mark.points(1)
-    def test_channel_mismatch_is_an_error(self, student):
-        """a kernel with more channels than the image raises ValueError"""
-        with expect_error(ValueError):
-            student.conv2d_multichannel(randn(2, 5, 5), randn(3, 3, 3))
-
-    @pytest.mark.points(1)
-    def test_two_dimensional_kernel_is_an_error(self, student):
-        """a 2-D kernel raises ValueError naming `kernel`"""
-        with expect_error(ValueError, mentions="kernel"):
-            student.conv2d_multichannel(randn(3, 5, 5), randn(3, 3))
-
-    @pytest.mark.points(1)
-    def test_two_dimensional_image_is_an_error(self, student):
-        """a 2-D image raises ValueError naming `image`"""
-        with expect_error(ValueError, mentions="image"):
-            student.conv2d_multichannel(randn(5, 5), randn(1, 3, 3))
-
-    @pytest.mark.points(1)
-    def test_integer_image_is_an_error(self, student):
-        """an integer image raises TypeError naming `image`"""
-        with expect_error(TypeError, mentions="image"):
-            student.conv2d_multichannel(torch.ones(3, 4, 4, dtype=torch.int64), randn(3, 2, 2))
+    @pytest.mark.points(2)
+    @pytest.mark.category("errors")
+    def test_bad_arguments(self, student):
+        """bad arguments raise ValueError (TypeError for an integer image), naming the argument where stated"""
+        with error_cases() as case:
+            with case(ValueError, case="a kernel larger than the image"):
+                student.conv2d_multichannel(randn(3, 4, 4), randn(3, 5, 3))
+            with case(ValueError, case="a kernel with more channels than the image"):
+                student.conv2d_multichannel(randn(2, 5, 5), randn(3, 3, 3))
+            with case(ValueError, mentions="image", case="a 2-D image"):
+                student.conv2d_multichannel(randn(5, 5), randn(1, 3, 3))
+            with case(TypeError, mentions="image", case="an integer image"):
+                student.conv2d_multichannel(torch.ones(3, 4, 4, dtype=torch.int64), randn(3, 2, 2))
 
 
 class TestChannelContributions:
-    @pytest.mark.points(3)
+    @pytest.mark.points(6)
     @ONE_FAILURE
     @given(case=image_kernel_cases())
     def test_matches_per_channel_F_conv2d_random(self, student, case):
-        """each channel equals F.conv2d of that image channel by its kernel slice, on random shapes"""
+        """each channel equals F.conv2d of that image channel by its kernel slice, on random shapes, float32 and float64"""
         image, kernel = case
         got = student.channel_contributions(image, kernel)
         assert_same(got, per_channel(image, kernel), mistakes=lambda: contribution_mistakes(image, kernel))
 
     @pytest.mark.points(2)
+    def test_five_channels(self, student):
+        """5 channels (not only RGB): each channel's own 2-D convolution"""
+        image, kernel = randn(5, 6, 7, seed=22), randn(5, 3, 2, seed=23)
+        got = student.channel_contributions(image, kernel)
+        assert_same(got, per_channel(image, kernel), mistakes=lambda: contribution_mistakes(image, kernel))
+
+    @pytest.mark.points(4)
+    @pytest.mark.category("properties")
     @ONE_FAILURE
     @given(case=image_kernel_cases())
     def test_sum_is_the_rank3_convolution(self, student, case):
-        """the contributions add up to F.conv2d(image[None], kernel[None])[0, 0]"""
+        """the contributions add up to F.conv2d(image[None], kernel[None])[0, 0], on random shapes"""
         image, kernel = case
         got = student.channel_contributions(image, kernel)
         total = rank3(image, kernel)
@@ -247,30 +258,32 @@ class TestChannelContributions:
         assert_same(got.sum(0), rank3(image, kernel))
 
     @pytest.mark.points(1)
-    def test_keeps_float64(self, student):
-        """float64 in, float64 out, with float64 accuracy"""
-        image, kernel = randn(3, 6, 7, seed=12, dtype=torch.float64), randn(3, 3, 2, seed=13, dtype=torch.float64)
+    @pytest.mark.category("dtypes")
+    def test_float64_kernel_on_float32_image(self, student):
+        """a float64 kernel on a float32 image gives a float32 result (the kernel used in the image's dtype)"""
+        image, kernel = randn(3, 6, 7, seed=12), randn(3, 3, 2, seed=13, dtype=torch.float64)
+        got = student.channel_contributions(image, kernel)
+        assert_same(got, per_channel(image, kernel.float()), mistakes=lambda: {
+            mistakes.WEIGHT_DTYPE_KEPT: per_channel(image.double(), kernel),
+        })
+
+    @pytest.mark.points(1)
+    @pytest.mark.category("edge")
+    def test_kernel_as_large_as_the_image(self, student):
+        """a kernel as large as the image gives one 1x1 map per channel"""
+        image, kernel = randn(3, 4, 5, seed=18), randn(3, 4, 5, seed=19)
         got = student.channel_contributions(image, kernel)
         assert_same(got, per_channel(image, kernel), mistakes=lambda: contribution_mistakes(image, kernel))
 
-    @pytest.mark.points(1)
-    def test_one_by_one_kernel(self, student):
-        """a 1x1 kernel scales each channel by its weight"""
-        image, kernel = randn(3, 4, 5, seed=14), randn(3, 1, 1, seed=15)
-        got = student.channel_contributions(image, kernel)
-        assert_same(got, image * kernel, mistakes=lambda: contribution_mistakes(image, kernel))
-
-    @pytest.mark.points(1)
-    def test_channel_mismatch_is_an_error(self, student):
-        """a kernel with fewer channels than the image raises ValueError"""
-        with expect_error(ValueError):
-            student.channel_contributions(randn(3, 5, 5), randn(2, 3, 3))
-
-    @pytest.mark.points(1)
-    def test_kernel_larger_than_the_image_is_an_error(self, student):
-        """a kernel larger than the image raises ValueError"""
-        with expect_error(ValueError):
-            student.channel_contributions(randn(2, 3, 6), randn(2, 4, 2))
+    @pytest.mark.points(2)
+    @pytest.mark.category("errors")
+    def test_bad_arguments(self, student):
+        """bad arguments raise ValueError: a kernel larger than the image, a 2-D kernel (naming `kernel`)"""
+        with error_cases() as case:
+            with case(ValueError, case="a kernel larger than the image"):
+                student.channel_contributions(randn(2, 3, 6), randn(2, 4, 2))
+            with case(ValueError, mentions="kernel", case="a 2-D kernel"):
+                student.channel_contributions(randn(3, 5, 5), randn(3, 3))
 
 
 # The green detector: any kernel whose response on a uniform patch is higher for
@@ -337,7 +350,8 @@ def same_luminance(level):
 
 
 class TestGreenDetectorKernel:
-    @pytest.mark.points(2)
+    @pytest.mark.points(1)
+    @pytest.mark.category("properties")
     @pytest.mark.parametrize("level, neutral", [(3.0, "white"), (1.5, "grey"), (0.6, "grey"), (0.1, "grey")])
     def test_same_channel_sum(self, student, level, neutral):
         """green beats red, blue and white / grey whose channels have the same sum"""
@@ -345,7 +359,8 @@ class TestGreenDetectorKernel:
         colours[neutral] = colours.pop("neutral")
         check_green_wins(student.green_detector_kernel(), colours, "channel sum")
 
-    @pytest.mark.points(2)
+    @pytest.mark.points(1)
+    @pytest.mark.category("properties")
     @pytest.mark.parametrize("level, neutral", [(1.0, "white"), (0.5, "grey"), (0.114, "grey"), (0.02, "grey")])
     def test_same_luminance(self, student, level, neutral):
         """green beats red, blue and white / grey of the same BT.601 luminance"""

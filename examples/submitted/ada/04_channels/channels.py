@@ -66,6 +66,7 @@ def to_grayscale(rgb: torch.Tensor) -> torch.Tensor:
     Shapes: rgb (..., 3, H, W) -> (..., 1, H, W).
     Errors: TypeError when ``rgb`` is not a floating-point tensor; ValueError
     when it has fewer than 3 dimensions or its channel dimension (-3) is not 3.
+    Each message names ``rgb``.
     Hint: reshape the kernel's 3 weights to (3, 1, 1) so they broadcast over
     H and W, multiply, and sum over dim -3 with ``keepdim=True``
     (or use ``torch.einsum``).
@@ -89,13 +90,15 @@ def conv2d_multichannel(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tens
     over all channels c and kernel offsets (i, j) of
     ``image[c, y + i, x + j] * kernel[c, i, j]``: one number, however many
     channels there are. Cross-correlation (no flip), no padding, stride 1.
-    The result equals ``F.conv2d(image[None], kernel[None])[0, 0]``; the kernel
-    is used in the image's dtype.
+    The result equals ``F.conv2d(image[None], kernel[None])[0, 0]``. Float32 and
+    float64 images are both valid and the result keeps the image's dtype; a
+    kernel of the other float dtype is used in the image's dtype (not an error).
 
     Shapes: image (C, H, W), kernel (C, kh, kw) -> (H - kh + 1, W - kw + 1).
     Errors: TypeError when an argument is not a tensor or image is not
     floating point; ValueError when image or kernel is not 3-D, their channel
-    counts differ, or the kernel is empty or larger than the image.
+    counts differ, or the kernel is empty or larger than the image. The
+    messages name the argument at fault (``image``, ``kernel``).
     ``_check_image_and_kernel`` (given) makes these checks for you.
     Hint: ``image.unfold(1, kh, 1).unfold(2, kw, 1)`` is a view of shape
     (C, Ho, Wo, kh, kw) holding every window; ``torch.einsum`` can multiply it
@@ -113,7 +116,8 @@ def channel_contributions(image: torch.Tensor, kernel: torch.Tensor) -> torch.Te
     Channel c's contribution is the 2-D valid convolution of ``image[c]`` by
     ``kernel[c]``. Summing the contributions over channels gives
     ``conv2d_multichannel(image, kernel)``: a rank-3 kernel is C ordinary 2-D
-    kernels whose outputs are added up.
+    kernels whose outputs are added up. As there, the result keeps the image's
+    dtype, and a kernel of the other float dtype is used in the image's dtype.
 
     Shapes: image (C, H, W), kernel (C, kh, kw) -> (C, H - kh + 1, W - kw + 1).
     Errors: the same as ``conv2d_multichannel``.
@@ -132,6 +136,9 @@ def green_detector_kernel() -> torch.Tensor:
     green than for red, blue, white or grey of the same brightness. Weighting
     the green channel positively and red and blue negatively does it; if the
     weights of the three channels sum to zero, white, grey and black give 0.
+    "The same brightness" is checked both ways: the same channel sum r + g + b,
+    and the same BT.601 luminance; a good detector wins under both, at every
+    brightness level.
 
     Shapes: returns (3, 3, 3) float32, channels in R, G, B order.
     Errors: none.

@@ -44,14 +44,12 @@ def _pair(value: int | Sequence[int], name: str, minimum: int) -> tuple[int, int
     return pair
 
 
-def _check_float_tensor(name: str, t: object, like: tuple[str, torch.Tensor] | None = None) -> None:
-    """Raise TypeError unless `t` is a floating-point tensor (with the dtype of `like`, when given)."""
+def _check_float_tensor(name: str, t: object) -> None:
+    """Raise TypeError naming `name` unless `t` is a floating-point tensor (float32 and float64 both are)."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if not t.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-    if like is not None and t.dtype != like[1].dtype:
-        raise TypeError(f"{name} must have {like[0]}'s dtype {like[1].dtype}, got {t.dtype}")
 
 
 def conv_matrix(kernel: torch.Tensor, image_shape: Sequence[int]) -> torch.Tensor:
@@ -64,12 +62,15 @@ def conv_matrix(kernel: torch.Tensor, image_shape: Sequence[int]) -> torch.Tenso
 
     Shapes: kernel (kh, kw), image_shape (H, W) (a tuple, list or torch.Size of
     ints) -> (Ho*Wo, H*W) with Ho = H - kh + 1, Wo = W - kw + 1, in kernel's
-    dtype. Every kernel weight appears exactly Ho*Wo times; all other entries
-    are exactly 0.
+    dtype (float32 or float64): one row per output pixel, one column per image
+    pixel, not the transpose. Every kernel weight appears exactly Ho*Wo times,
+    once per row; all other entries are exactly 0. Any kernel that fits works,
+    from 1x1 (the identity times the weight) to the image's size (one row).
 
     Errors: TypeError when kernel is not a floating-point tensor or image_shape
     is not a pair of ints; ValueError when kernel is not 2-d, image_shape does
-    not have 2 entries, or the kernel is larger than the image.
+    not have 2 entries, or the kernel is larger than the image. The message
+    names the argument.
 
     Hint: no loop needed. Build the row and column index of every (oy, ox, i, j)
     with broadcasting `torch.arange`s shaped (Ho, 1, 1, 1), (1, Wo, 1, 1),
@@ -114,20 +115,27 @@ def conv2d_matmul(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     and reshape the result to the output's (Ho, Wo). It equals the valid
     cross-correlation that `torch.nn.functional.conv2d` computes.
 
+    Like any convolution it is linear in the image: conv2d_matmul(a*x + y, kernel)
+    is a*conv2d_matmul(x, kernel) + conv2d_matmul(y, kernel). Any kernel that
+    fits works, from 1x1 to the image's size.
+
     Shapes: image (H, W), kernel (kh, kw) -> (H - kh + 1, W - kw + 1), in image's dtype.
 
-    Errors: TypeError when image or kernel is not a floating-point tensor or their
-    dtypes differ; ValueError when image or kernel is not 2-d or the kernel is
-    larger than the image.
+    Dtypes: float32 and float64 both work, and the result keeps image's dtype. A
+    kernel of the other float dtype is used in image's dtype (not an error).
+
+    Errors: TypeError when image or kernel is not a floating-point tensor;
+    ValueError when image or kernel is not 2-d or the kernel is larger than the
+    image. The message names the argument.
 
     Hint: `image.flatten()` has H*W entries in row-major order, the order the
     matrix's columns use; `(M @ v).reshape(Ho, Wo)` puts the result back in shape.
     """
     _check_float_tensor("image", image)
-    _check_float_tensor("kernel", kernel, ("image", image))
+    _check_float_tensor("kernel", kernel)
     if image.dim() != 2:
         raise ValueError(f"image must be 2-d (H, W), got shape {tuple(image.shape)}")
-    m = conv_matrix(kernel, tuple(image.shape))
+    m = conv_matrix(kernel.to(image.dtype), tuple(image.shape))  # a kernel of the other dtype, in image's
     ho = image.shape[0] - kernel.shape[0] + 1
     wo = image.shape[1] - kernel.shape[1] + 1
     return (m @ image.reshape(-1)).reshape(ho, wo)
@@ -147,14 +155,19 @@ def im2col(
     value and in the same order, to
     `torch.nn.functional.unfold(input, kernel_size, stride=stride, padding=padding)`.
 
-    Shapes: input (N, C, H, W) -> (N, C*kh*kw, L) in input's dtype, where
-    L = Ho*Wo, Ho = (H + 2*ph - kh) // sh + 1 and Wo = (W + 2*pw - kw) // sw + 1.
-    kernel_size, stride and padding are each an int or an (h, w) pair.
+    The channels come first: rows c*kh*kw to (c+1)*kh*kw - 1 are the im2col of
+    channel c alone.
+
+    Shapes: input (N, C, H, W) -> (N, C*kh*kw, L) in input's dtype (float32 or
+    float64), where L = Ho*Wo, Ho = (H + 2*ph - kh) // sh + 1 and
+    Wo = (W + 2*pw - kw) // sw + 1. kernel_size, stride and padding are each an
+    int or an (h, w) pair. Any kernel that fits works, from 1x1 to the size of
+    the padded input (one column), and any stride, larger than the kernel too.
 
     Errors: TypeError when input is not a floating-point tensor or an argument is
     not an int or a pair of ints; ValueError when input is not 4-d, kernel_size
     or stride is below 1, padding is below 0, or the kernel is larger than the
-    padded input.
+    padded input. The message names the argument.
 
     Hint: `F.pad` pads; `x.unfold(2, kh, sh).unfold(3, kw, sw)` is a view of
     shape (N, C, Ho, Wo, kh, kw) with every window, no copy. Move the dimensions
@@ -196,22 +209,29 @@ def conv2d_im2col(
     channel's bias and reshape. Equal to
     `F.conv2d(input, weight, bias, stride=stride, padding=padding)`.
 
+    The bias adds bias[c] to every value of output channel c; bias=None adds
+    nothing. Vectorised: no Python loop over the output's pixels.
+
     Shapes: input (N, C_in, H, W), weight (C_out, C_in, kh, kw), bias (C_out,) or
     None -> (N, C_out, Ho, Wo) in input's dtype, Ho and Wo as in `im2col`.
     stride and padding are each an int or an (h, w) pair.
 
-    Errors: TypeError when input, weight or bias is not a floating-point tensor or
-    their dtypes differ; ValueError when input or weight is not 4-d, input's
-    channels differ from weight.shape[1], bias is not (C_out,), or as in `im2col`.
+    Dtypes: float32 and float64 both work, and the result keeps input's dtype. A
+    weight or bias of the other float dtype is used in input's dtype (not an error).
+
+    Errors: TypeError when input, weight or bias is not a floating-point tensor;
+    ValueError when input or weight is not 4-d, input's channels differ from
+    weight.shape[1], bias is not (C_out,), or as in `im2col`. The message names
+    the argument.
 
     Hint: `weight.reshape(C_out, -1) @ cols` broadcasts over the batch. No loop:
     the whole convolution is one matmul. `torch.baddbmm(bias, w, cols)` adds
     the bias in the same pass.
     """
     _check_float_tensor("input", input)
-    _check_float_tensor("weight", weight, ("input", input))
+    _check_float_tensor("weight", weight)
     if bias is not None:
-        _check_float_tensor("bias", bias, ("input", input))
+        _check_float_tensor("bias", bias)
     if input.dim() != 4:
         raise ValueError(f"input must be 4-d (N, C_in, H, W), got shape {tuple(input.shape)}")
     if weight.dim() != 4:
@@ -229,6 +249,8 @@ def conv2d_im2col(
             f"weight's kernel {(kh, kw)} must fit inside the padded input {(h + 2 * ph, w + 2 * pw)}"
         )
 
+    weight = weight.to(input.dtype)  # a weight or bias of the other float dtype is used in input's dtype
+    bias = None if bias is None else bias.to(input.dtype)
     cols = im2col(input, (kh, kw), (sh, sw), (ph, pw))  # (N, C_in*kh*kw, L)
     ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     k, length = cols.shape[1], cols.shape[2]

@@ -41,8 +41,8 @@ def calculate_gain(nonlinearity: str, param: int | float | None = None) -> float
     Errors: ValueError for an unknown `nonlinearity`, and for "leaky_relu" when
     `param` is a bool or not an int or float.
 
-    Hint: compute exactly as PyTorch does, e.g. `math.sqrt(2.0 / (1 + slope**2))`,
-    so the kaiming functions built on it match torch bit for bit. Remember that
+    Hint: `math.sqrt(2.0 / (1 + slope**2))`, with slope = param (0.01 when
+    None); sqrt(2) alone is the gain of slope 0, plain ReLU. Remember that
     `True` is an int in Python.
     """
     linear_fns = (
@@ -108,17 +108,20 @@ def kaiming_uniform_(
     """Fill `tensor` in place from U(-bound, bound), Kaiming (He) uniform; return it.
 
     gain = calculate_gain(nonlinearity, a) (`a` is the leaky ReLU's negative
-    slope); fan = fan_in or fan_out by `mode` ("fan_in" or "fan_out", any case);
-    std = gain / sqrt(fan); bound = sqrt(3) * std (U(-b, b) has std b/sqrt(3)).
-    With the same `generator` state the result is identical, bit for bit, to
-    `torch.nn.init.kaiming_uniform_`. A tensor with no elements is left as it
-    is (with a warning, as PyTorch does).
+    slope); fan = fan_in or fan_out by `mode` ("fan_in" or "fan_out", any case;
+    fan_in = weight.shape[1] * receptive field); std = gain / sqrt(fan);
+    bound = sqrt(3) * std (U(-b, b) has std b/sqrt(3)). The values are drawn
+    from `generator` (the global random generator when None), so with the same
+    `generator` state the result is identical to `torch.nn.init.kaiming_uniform_`
+    (a formula equal to torch's but evaluated in another order, whose last bits
+    differ, is identical too: values are compared with a float tolerance). A
+    tensor with no elements is left as it is (with a warning, as PyTorch does).
 
-    Shapes: tensor with at least 2 dimensions; returns the same tensor object.
-    Errors: ValueError for an unknown mode or nonlinearity, or fewer than 2
-    dimensions; TypeError when mode is not a string.
-    Hint: do the float arithmetic in PyTorch's order, `std = gain / math.sqrt(fan)`
-    then `bound = math.sqrt(3.0) * std`, and fill with
+    Shapes and dtypes: tensor with at least 2 dimensions, float32 or float64,
+    filled in place in its own dtype; returns the same tensor object.
+    Errors: ValueError for an unknown mode or nonlinearity (the message names
+    it), or fewer than 2 dimensions; TypeError when mode is not a string.
+    Hint: `std = gain / math.sqrt(fan)`, `bound = math.sqrt(3.0) * std`, then
     `tensor.uniform_(-bound, bound, generator=generator)` inside `torch.no_grad()`
     (a weight usually requires grad, and autograd refuses in-place changes to it).
     """
@@ -151,13 +154,16 @@ def kaiming_normal_(
     gain = calculate_gain(nonlinearity, a); fan = fan_in or fan_out by `mode`
     ("fan_in" or "fan_out", any case); std = gain / sqrt(fan). With "relu" and
     fan_in, each conv + ReLU layer keeps the activations' second moment:
-    fan_in * std^2 / 2 = 1. With the same `generator` state the result is
-    identical, bit for bit, to `torch.nn.init.kaiming_normal_`. A tensor with no
-    elements is left as it is (with a warning, as PyTorch does).
+    fan_in * std^2 / 2 = 1. The values are drawn from `generator` (the global
+    random generator when None), so with the same `generator` state the result
+    is identical to `torch.nn.init.kaiming_normal_` (up to the last bits of a
+    formula evaluated in another order). A tensor with no elements is left as it
+    is (with a warning, as PyTorch does).
 
-    Shapes: tensor with at least 2 dimensions; returns the same tensor object.
-    Errors: ValueError for an unknown mode or nonlinearity, or fewer than 2
-    dimensions; TypeError when mode is not a string.
+    Shapes and dtypes: tensor with at least 2 dimensions, float32 or float64,
+    filled in place in its own dtype; returns the same tensor object.
+    Errors: ValueError for an unknown mode or nonlinearity (the message names
+    it), or fewer than 2 dimensions; TypeError when mode is not a string.
     Hint: `tensor.normal_(0, std, generator=generator)` inside `torch.no_grad()`.
     """
     if not isinstance(mode, str):
@@ -188,7 +194,8 @@ def default_conv_std(fan_in: int) -> float:
     sqrt(6) times smaller.
 
     Shapes: fan_in a positive number (C_in*kh*kw for a conv) -> a Python float.
-    Errors: TypeError when fan_in is not a number; ValueError when fan_in < 1.
+    Errors: TypeError when fan_in is not a number; ValueError when fan_in < 1
+    (the message names fan_in).
     Hint: one line of `math`; check it: fill `torch.empty(64, 16, 3, 3)` with
     your kaiming_uniform_(w, a=math.sqrt(5)); its std is close to
     default_conv_std(16*9).
@@ -219,10 +226,14 @@ def activation_stds(x: torch.Tensor, weights: list[torch.Tensor]) -> list[float]
 
     Shapes: x (N, C, H, W); weights a list of (C_out, C_in, kh, kw) tensors, each
     C_in equal to the previous layer's C_out (the first to C) -> a list of
-    len(weights) Python floats. x and the weights are not modified.
-    Errors: TypeError when x or a weight is not a floating-point tensor of x's
-    dtype; ValueError when x is not 4-d, a weight is not 4-d, or a weight's C_in
-    does not match the channels coming into it.
+    len(weights) Python floats (an empty list for no weights). x and the
+    weights are not modified.
+    Dtypes: x float32 or float64, the stack computed in x's dtype (float64 to
+    float64 accuracy); a weight of the other float dtype is used in x's dtype
+    (it is not an error).
+    Errors: TypeError when x or a weight is not a floating-point tensor;
+    ValueError when x is not 4-d, a weight is not 4-d, or a weight's C_in does
+    not match the channels coming into it (the message names the channels).
     Hint: `F.conv2d(h, w, padding="same")` is allowed here; run the stack under
     `torch.no_grad()` and use `.item()`.
     """
@@ -237,8 +248,8 @@ def activation_stds(x: torch.Tensor, weights: list[torch.Tensor]) -> list[float]
     for i, w in enumerate(weights):
         if not isinstance(w, torch.Tensor):
             raise TypeError(f"weights[{i}] must be a torch.Tensor, got {type(w).__name__}")
-        if w.dtype != x.dtype:
-            raise TypeError(f"weights[{i}] must have x's dtype {x.dtype}, got {w.dtype}")
+        if not w.is_floating_point():
+            raise TypeError(f"weights[{i}] must be a floating-point tensor, got {w.dtype}")
         if w.dim() != 4:
             raise ValueError(f"weights[{i}] must be 4-d (C_out, C_in, kh, kw), got shape {tuple(w.shape)}")
         if w.shape[1] != channels:
@@ -249,6 +260,6 @@ def activation_stds(x: torch.Tensor, weights: list[torch.Tensor]) -> list[float]
     with torch.no_grad():
         h = x
         for w in weights:
-            h = F.relu(F.conv2d(h, w, padding="same"))
+            h = F.relu(F.conv2d(h, w.to(x.dtype), padding="same"))  # a weight of the other dtype in x's
             stds.append(h.std().item())
     return stds

@@ -62,12 +62,20 @@ def conv2d(
     Shapes: input (N, C_in, H, W), weight (C_out, C_in, kh, kw), bias (C_out,) or
     None -> (N, C_out, Ho, Wo) in input's dtype, with, per dimension,
     Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1 (and the same for Wo).
-    stride, padding and dilation are each an int or an (h, w) pair.
+    stride, padding and dilation are each an int or an (h, w) pair: a padding
+    (ph, pw) pads ph rows at the top and the bottom and pw columns at the left
+    and the right.
 
-    Errors: TypeError when input, weight or bias is not a floating-point tensor
-    or their dtypes differ; ValueError when input or weight is not 4-d, bias is
-    not (C_out,), input's channels differ from weight.shape[1], stride or
-    dilation is below 1, padding is below 0, or the output would be below 1x1.
+    Dtypes: float32 and float64 inputs are both valid and the result keeps
+    input's dtype (a float64 input is computed in float64, not cast to float32);
+    a weight or bias of the other float dtype is used in input's dtype (it is
+    not an error).
+
+    Errors: TypeError when input, weight or bias is not a floating-point tensor;
+    ValueError when input or weight is not 4-d, bias is not (C_out,), input's
+    channels differ from weight.shape[1] (the message names the channels),
+    stride or dilation is below 1, padding is below 0 (the message names the
+    setting), or the output would be below 1x1.
 
     Hint: `F.unfold(input, (kh, kw), dilation=..., padding=..., stride=...)`
     gathers every patch as a column, (N, C_in*kh*kw, Ho*Wo); one matrix
@@ -81,8 +89,6 @@ def conv2d(
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if not t.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-        if t.dtype != input.dtype:
-            raise TypeError(f"{name} must have input's dtype {input.dtype}, got {t.dtype}")
     if input.dim() != 4:
         raise ValueError(f"input must be 4-d (N, C_in, H, W), got shape {tuple(input.shape)}")
     if weight.dim() != 4:
@@ -94,6 +100,8 @@ def conv2d(
     if bias is not None and tuple(bias.shape) != (c_out,):
         raise ValueError(f"bias must have shape ({c_out},) to match weight's C_out, got {tuple(bias.shape)}")
 
+    weight = weight.to(input.dtype)  # a weight or bias of the other float dtype is used in input's dtype
+    bias = None if bias is None else bias.to(input.dtype)
     kh, kw = weight.shape[2], weight.shape[3]
     # (N, C_in*kh*kw, Ho*Wo): one column per output pixel, in weight's (C_in, kh, kw) order.
     cols = F.unfold(input, (kh, kw), dilation=dilation, padding=padding)
@@ -120,11 +128,13 @@ def output_shape(
     Shapes: input_shape (N, C_in, H, W), weight_shape (C_out, C_in, kh, kw) (tuples,
     lists or torch.Size) -> a tuple of 4 Python ints.
 
-    Errors: ValueError when input_shape or weight_shape does not have 4 entries,
-    an entry is negative (weight entries must be at least 1), input's channels
-    differ from weight_shape[1], stride or dilation is below 1, padding is below
-    0, or Ho or Wo would be below 1 (the dilated kernel is larger than the padded
-    input). TypeError when an entry is not an int.
+    Errors: ValueError when input_shape or weight_shape does not have 4 entries
+    (the message names it), an entry is negative (weight entries must be at
+    least 1), input's channels differ from weight_shape[1] (the message names
+    the channels), stride or dilation is below 1, padding is below 0 (the
+    message names the setting), or Ho or Wo would be below 1 (the dilated
+    kernel is larger than the padded input). TypeError when an entry is not an
+    int.
 
     Hint: Python's `//` floors, so `(size + 2*p - d*(k - 1) - 1) // s + 1` is the
     formula; check it on a 5x5 input, 3x3 kernel, stride 2, padding 1: 3x3.
@@ -177,12 +187,12 @@ def activation_memory(
     stride 2 to see how stride keeps memory under control.
 
     Shapes: input_shape (N, C, H, W); kernel_size, stride and padding are each an
-    int or an (h, w) pair -> an int.
+    int or an (h, w) pair -> an int. With no layers it is the input's bytes.
 
     Errors: ValueError when input_shape does not have 4 entries, a layer is not
-    4 values, c_out or a kernel size is below 1, bytes_per_element is below 1,
-    or a layer's output would be below 1x1 (the message names the layer).
-    TypeError for non-int values.
+    4 values, c_out or a kernel size is below 1, bytes_per_element is below 1
+    (the message names bytes_per_element), or a layer's output would be below
+    1x1 (the message names the layer). TypeError for non-int values.
 
     Hint: chain `output_shape`: layer i's weight shape is
     (c_out, C of the current activation, kh, kw), and its output shape becomes
