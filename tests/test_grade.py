@@ -249,49 +249,59 @@ def test_a_sandbox_that_cannot_start_costs_grader_error_rows_never_zeros(submitt
     assert not list((tmp_path / "out").glob("*/03_padding/.graded.json")), "no marker: a rerun grades them"
 
 
-def test_a_grade_is_a_function_of_everything_that_decides_it(submitted, tmp_path):
+def _tiny_class(tmp_path: Path, course: Path) -> Path:
+    """ann hands in the reference of the tiny course, bob a module that returns its input."""
+    submitted = tmp_path / "submitted"
+    for student, text in (("ann", (course / "source" / "01_tiny" / "tiny.py").read_text()), ("bob", "def double(x):\n    return x\n")):
+        (submitted / student / "01_tiny").mkdir(parents=True)
+        (submitted / student / "01_tiny" / "tiny.py").write_text(text)
+    return submitted
+
+
+def _grade_tiny(submitted: Path, out: Path, course: Path, *extra: str) -> tuple[str, dict[tuple[str, str], dict]]:
+    """One `convgrade grade` of the tiny course: its output, and grades.csv by (student, assignment)."""
+    command = [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(course), *extra]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, {(row["student_id"], row["assignment"]): row for row in grades(out)}
+
+
+def test_a_grade_is_a_function_of_everything_that_decides_it(tiny_course, tmp_path):
     """The tests, assignment.toml and the options that change scores are in the marker's key, besides the hand-in."""
-    course = tmp_path / "course"
-    shutil.copytree(ROOT / "source" / "03_padding", course / "source" / "03_padding")
-    out = tmp_path / "out"
+    submitted, out = _tiny_class(tmp_path, tiny_course), tmp_path / "out"
 
-    def run(*extra):
-        done = grade(submitted, out, "--root", str(course), *extra)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout.count("already graded")
+    def skipped(*extra):
+        return _grade_tiny(submitted, out, tiny_course, *extra)[0].count("already graded")
 
-    assert run() == 0
-    assert run() == 4, "nothing changed: nothing regraded"
-    assert run("--timeout", "5") == 0, "another call timeout can change a score"
-    assert run("--timeout", "5") == 4
-    toml = course / "source" / "03_padding" / "assignment.toml"
-    toml.write_text(toml.read_text() + "\n[rubric]\npoints = 50\n")
-    assert run("--timeout", "5") == 0, "the rubric changed"
-    assert {float(row["max_score"]) for row in grades(out)} == {50.0}
-    hidden = next((course / "source" / "03_padding" / "hidden_tests").glob("test_*.py"))
+    assert skipped() == 0
+    assert skipped() == 2, "nothing changed: nothing graded again"
+    assert skipped("--timeout", "5") == 0, "another call timeout can change a score"
+    toml = tiny_course / "source" / "01_tiny" / "assignment.toml"
+    toml.write_text(toml.read_text().replace("points = 20", "points = 40"))
+    assert skipped("--timeout", "5") == 0, "the rubric changed"
+    assert {float(row["max_score"]) for row in grades(out)} == {40.0}
+    hidden = tiny_course / "source" / "01_tiny" / "hidden_tests" / "test_tiny_hidden.py"
     hidden.write_text(hidden.read_text() + "\n# a hidden test changed\n")
-    assert run("--timeout", "5") == 0, "a hidden test changed"
+    assert skipped("--timeout", "5") == 0, "a hidden test changed"
+    assert skipped("--timeout", "5") == 2
 
 
-def test_grades_csv_keeps_every_graded_row_whatever_a_run_grades(submitted, tmp_path):
+def test_grades_csv_keeps_every_graded_row_whatever_a_run_grades(tiny_course, tmp_path):
     """Grade one assignment, then another, then one student: no row is lost, each with its current score."""
-    (submitted / "ada" / "01_convolution").mkdir()
-    shutil.copy(ROOT / "solutions" / "01_convolution" / "convolution.py", submitted / "ada" / "01_convolution")
-    out = tmp_path / "out"
-    assert grade(submitted, out).returncode == 0  # 03_padding: four rows
-    only_01 = [CONVGRADE, "grade", str(submitted), "-a", "01_convolution", "--out", str(out), "--processes", "1", "--root", str(ROOT)]
-    other = subprocess.run(only_01, capture_output=True, text=True, timeout=600)
-    assert other.returncode == 0 and "ada/01_convolution: 100/100 (graded)" in other.stdout, other.stdout + other.stderr
-    rows = {(row["student_id"], row["assignment"]): row for row in grades(out)}
-    assert len(rows) == 8 and float(rows[("ada", "01_convolution")]["score"]) == 100
-    assert rows[("ada", "03_padding")]["status"] == "graded", "03's rows survive a run of 01"
-    shutil.copy(ROOT / "solutions" / "03_padding" / "padding.py", submitted / "dev" / "03_padding")
-    one = grade(submitted, out, "--student", "dev")
-    assert one.returncode == 0 and "[1/1] dev/03_padding" in one.stdout, one.stdout
-    after = {(row["student_id"], row["assignment"]): row for row in grades(out)}
+    second = tiny_course / "source" / "02_tiny"
+    shutil.copytree(tiny_course / "source" / "01_tiny", second)
+    submitted, out = _tiny_class(tmp_path, tiny_course), tmp_path / "out"
+    shutil.copytree(submitted / "ann" / "01_tiny", submitted / "ann" / "02_tiny")
+    _, rows = _grade_tiny(submitted, out, tiny_course, "-a", "01_tiny")
+    assert set(rows) == {("ann", "01_tiny"), ("bob", "01_tiny")}
+    _, rows = _grade_tiny(submitted, out, tiny_course, "-a", "02_tiny")
+    assert len(rows) == 4 and rows[("ann", "01_tiny")]["status"] == "graded", "01's rows survive a run of 02"
+    assert float(rows[("ann", "02_tiny")]["score"]) == 20 and rows[("bob", "02_tiny")]["status"] == "missing"
+    (submitted / "bob" / "01_tiny" / "tiny.py").write_text((tiny_course / "source" / "01_tiny" / "tiny.py").read_text())
+    stdout, after = _grade_tiny(submitted, out, tiny_course, "--student", "bob")
+    assert "bob/01_tiny: 20/20" in stdout and "ann/" not in stdout
     assert after.keys() == rows.keys()
-    assert float(after[("dev", "03_padding")]["score"]) == 100, "dev's new hand-in"
-    assert {key: row for key, row in after.items() if key[0] != "dev"} == {key: row for key, row in rows.items() if key[0] != "dev"}
+    assert {key: row for key, row in after.items() if key[0] != "bob"} == {key: row for key, row in rows.items() if key[0] != "bob"}
 
 
 def test_hand_ins_laid_out_otherwise_are_found_or_explained_first(tmp_path):

@@ -16,7 +16,6 @@ from autograder.course import Course, CourseError, LatePolicy, parse_time
 from autograder.grading.late import with_late_policy
 from autograder.scores import GradeRow
 
-ROOT = Path(__file__).resolve().parents[1]
 CONVGRADE = str(Path(sys.executable).parent / "convgrade")
 DUE = datetime(2026, 12, 8, 23, 59, tzinfo=timezone.utc)
 
@@ -66,23 +65,20 @@ def test_times_and_course_files_are_read_or_refused_in_one_sentence(tmp_path):
         Course.load(tmp_path)
 
 
-def test_a_deadline_or_an_extension_changed_recomputes_penalties_without_grading_again(tmp_path):
-    course = tmp_path / "course"
-    shutil.copytree(ROOT / "source" / "03_padding", course / "source" / "03_padding")
-    toml = course / "source" / "03_padding" / "assignment.toml"
-    kept = [line for line in toml.read_text().splitlines() if not line.startswith("due =")]  # the course's own due date goes
-    toml.write_text("\n".join(kept).replace('module = "padding"', 'module = "padding"\ndue = 2026-12-08T23:59:00Z') + "\n")
-    (course / "course.toml").write_text('[late]\npolicy = "per-day"\npercent_per_day = 10\nmax_percent = 50\n')
+def test_a_deadline_or_an_extension_changed_recomputes_penalties_without_grading_again(tiny_course, tmp_path):
+    toml = tiny_course / "source" / "01_tiny" / "assignment.toml"
+    toml.write_text(toml.read_text().replace('module = "tiny"', 'module = "tiny"\ndue = 2026-12-08T23:59:00Z'))
+    (tiny_course / "course.toml").write_text('[late]\npolicy = "per-day"\npercent_per_day = 10\nmax_percent = 50\n')
     submitted = tmp_path / "submitted"
     for student, stamp in (("ann", "2026-12-08 20:00:00.000000 UTC"), ("ben", "2026-12-10 01:00:00.000000 UTC")):
-        (submitted / student / "03_padding").mkdir(parents=True)
-        shutil.copy(ROOT / "solutions" / "03_padding" / "padding.py", submitted / student / "03_padding")
-        (submitted / student / "03_padding" / "timestamp.txt").write_text(stamp)
+        (submitted / student / "01_tiny").mkdir(parents=True)
+        shutil.copy(tiny_course / "source" / "01_tiny" / "tiny.py", submitted / student / "01_tiny")
+        (submitted / student / "01_tiny" / "timestamp.txt").write_text(stamp)
     out = tmp_path / "out"
 
     def run(*extra):
         done = subprocess.run(
-            [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(course), *extra],
+            [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(tiny_course), *extra],
             capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
@@ -90,17 +86,17 @@ def test_a_deadline_or_an_extension_changed_recomputes_penalties_without_grading
             return done.stdout, {row["student_id"]: row for row in csv.DictReader(handle)}
 
     _, rows = run()
-    assert rows["ann"]["status"] == "graded" and float(rows["ann"]["score"]) == 100
-    assert rows["ben"]["status"] == "late" and float(rows["ben"]["score"]) == 80, "two days begun: 20%"
-    assert float(rows["ben"]["raw_score"]) == 100 and float(rows["ben"]["late_days"]) == pytest.approx(1.042, abs=1e-3)
-    (tmp_path / "extensions.csv").write_text("student_id,assignment,days\nben,03_padding,2\n")
+    assert rows["ann"]["status"] == "graded" and float(rows["ann"]["score"]) == 20
+    assert rows["ben"]["status"] == "late" and float(rows["ben"]["score"]) == 16, "two days begun: 20%"
+    assert float(rows["ben"]["raw_score"]) == 20 and float(rows["ben"]["late_days"]) == pytest.approx(1.042, abs=1e-3)
+    (tmp_path / "extensions.csv").write_text("student_id,assignment,days\nben,01_tiny,2\n")
     stdout, rows = run("--extensions", str(tmp_path / "extensions.csv"))
     assert stdout.count("already graded") == 2, "an extension grades no code again"
-    assert rows["ben"]["status"] == "graded" and float(rows["ben"]["score"]) == 100
-    (course / "course.toml").write_text('[late]\npolicy = "cutoff"\n')
+    assert rows["ben"]["status"] == "graded" and float(rows["ben"]["score"]) == 20
+    (tiny_course / "course.toml").write_text('[late]\npolicy = "cutoff"\n')
     stdout, rows = run()
     assert stdout.count("already graded") == 2 and float(rows["ben"]["score"]) == 0
     toml.write_text(toml.read_text().replace("due = 2026-12-08T23:59:00Z", "due = 2026-12-12T23:59:00Z"))
     stdout, rows = run()
     assert stdout.count("already graded") == 2, "a new deadline grades no code again"
-    assert rows["ben"]["status"] == "graded" and float(rows["ben"]["score"]) == 100
+    assert rows["ben"]["status"] == "graded" and float(rows["ben"]["score"]) == 20

@@ -96,8 +96,12 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
     hypothesis_settings.register_profile(
         "convgrade-no-shrink", hypothesis_settings.get_profile("convgrade"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
     )
-    if not config.getoption("hypothesis_profile", None):
-        hypothesis_settings.load_profile("convgrade-no-shrink" if config.getoption("no_shrink") else "convgrade")
+    if config.getoption("hypothesis_profile", None):
+        return  # the user chose one
+    ours = ("convgrade", "convgrade-no-shrink")
+    if config.option.collectonly and hypothesis_settings.get_current_profile_name() in ours:
+        return  # a collection (the rubric's, inside another session) runs no test: that session's choice stands
+    hypothesis_settings.load_profile("convgrade-no-shrink" if config.getoption("no_shrink") else "convgrade")
 
 
 @pytest.fixture(scope="module")

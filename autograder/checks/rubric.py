@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,9 +108,15 @@ def collect_checks(folder: Path) -> list[dict]:
         *tests, "--collect-only", "--quiet", f"--rootdir={assignment.folder}", "--import-mode=importlib",
         "-p", "no:cacheprovider", "--disable-plugin-autoload", "-p", "autograder.checks.plugin",
     ]  # fmt: skip
-    output = io.StringIO()
+    output, before = io.StringIO(), set(sys.modules)
     with contextlib.redirect_stdout(output):
         code = pytest.main(args, plugins=[Use(CheckSession(complete=True)), collector])
+    # The test modules this collection imported go: a session that runs them later imports them afresh, its
+    # Hypothesis settings applied as it chose (pytest's importlib mode would hand it these, decorated here).
+    folders = tuple(str(Path(path).resolve()) for path in tests)
+    for name in set(sys.modules) - before:
+        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(folders):
+            del sys.modules[name]
     if collector.checks is None or code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise AssignmentError(f"the checks of {assignment.name} do not collect (pytest exit {int(code)}):\n{output.getvalue()[-1500:]}")
     return collector.checks
