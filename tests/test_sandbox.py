@@ -246,3 +246,24 @@ def test_without_bubblewrap_the_grader_warns_and_a_limited_child_still_contains_
         assert not torch.allclose(torch.zeros(1), torch.ones(1)), "patching torch stays in the child"
     finally:
         fallback.stop()
+
+
+def test_a_submissions_helper_modules_are_importable_in_the_sandbox(sandbox, tmp_path):
+    """A module that imports a helper handed in beside it works there, at import and at call time; a link is no helper."""
+    folder = tmp_path / "submitted" / "ann" / "01_helped"
+    folder.mkdir(parents=True)
+    (folder / "assignment.toml").write_text('title = "Helped"\nmodule = "helped"\n')
+    (folder / "helped.py").write_text(
+        "from shapes import twice\n\n\ndef double(x):\n    return twice(x)\n\n\n"
+        "def later(x):\n    import late\n    return late.value(x)\n\n\n"
+        "def peek(x):\n    import elsewhere\n    return elsewhere.SECRET\n"
+    )
+    (folder / "shapes.py").write_text("def twice(x):\n    return 2 * x\n")
+    (folder / "late.py").write_text("def value(x):\n    return x + 1\n")
+    (tmp_path / "elsewhere.py").write_text("SECRET = 1\n")
+    (folder / "elsewhere.py").symlink_to(tmp_path / "elsewhere.py")
+    student = Student(Assignment.load(folder), folder, sandbox=sandbox, call_timeout=5.0)
+    assert_same(student.double(X), X * 2)
+    assert_same(student.later(X), X + 1)
+    with pytest.raises(Exception, match="elsewhere"):  # ModuleNotFoundError, rebuilt: the link was not read
+        student.peek(X)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import errno
 import functools
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import inspect
 import linecache
 import os
@@ -130,6 +133,44 @@ def read_source(path: Path) -> str:
         if info.st_size > MAX_SOURCE_BYTES:
             raise ImportFailed(f"{path.name} holds {info.st_size} bytes, more than the {MAX_SOURCE_BYTES} a module may")
         return file.read(MAX_SOURCE_BYTES + 1).decode("utf-8", errors="replace")
+
+
+MAX_HELPERS = 20  # helper modules handed in beside the module, at most
+
+
+def read_helpers(module_file: Path) -> dict[str, str]:
+    """The other ``.py`` files beside a student's module, by module name: what it may import (regular files only, bounded)."""
+    helpers = {}
+    for path in sorted(module_file.parent.glob("*.py")):
+        name = path.stem
+        if path.name == module_file.name or not name.isidentifier() or not stat.S_ISREG(path.lstat().st_mode):
+            continue
+        if len(helpers) == MAX_HELPERS:
+            raise ImportFailed(f"{module_file.parent.name}/ holds more than {MAX_HELPERS} other modules beside {module_file.name}")
+        helpers[name] = read_source(path)
+    return helpers
+
+
+class HelperModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports a submission's helper modules (``from helpers import f``) from their source text, in the sandboxed child."""
+
+    def __init__(self, sources: dict[str, str], folder: str) -> None:
+        self.sources, self.folder = sources, folder
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if name not in self.sources or name in sys.modules:
+            return None
+        return importlib.util.spec_from_loader(name, self, origin=f"{self.folder}/{name}.py")
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # the default module
+
+    def exec_module(self, module: ModuleType) -> None:
+        filename = f"{self.folder}/{module.__name__}.py"
+        module.__file__ = filename
+        source = self.sources[module.__name__]
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - the student's own helper module
 
 
 def load_module(path: Path, name: str) -> ModuleType:

@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.sandbox.call import ImportFailed, Outcome, ProcessDied, read_source
+from autograder.sandbox.call import ImportFailed, Outcome, ProcessDied, read_helpers, read_source
 from autograder.sandbox.launch import bubblewrap_available, launch, warn_unsandboxed
 from autograder.sandbox.wire import Frames, ProtocolError, decode, framed
 
@@ -281,10 +281,10 @@ class SandboxedModule:
 
     def _open(self) -> None:
         """Have the sandbox fork a child that imports the module (``ImportFailed`` when it does not)."""
-        source = read_source(self.module_file)
+        source, helpers = read_source(self.module_file), read_helpers(self.module_file)
         answer = self.sandbox.open(
             {
-                "op": "open", "module": self.name, "source": source,
+                "op": "open", "module": self.name, "source": source, "helpers": helpers,
                 "filename": f"/submission/{self.module_file.name}", "forbidden": list(self.forbidden),
                 "timeout": self.call_timeout, "limits": asdict(self.sandbox.limits),
             },

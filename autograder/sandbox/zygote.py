@@ -8,10 +8,11 @@ one child per submission and otherwise stays out of the way. Its standard
 input is a Unix socket to the grader, the control channel, carrying
 ``autograder.sandbox.wire`` messages:
 
-- ``{"op": "open", "module", "filename", "source", "forbidden", "timeout", "limits"}``,
+- ``{"op": "open", "module", "filename", "source", "helpers", "forbidden", "timeout", "limits"}``,
   with two pipe ends attached (``SCM_RIGHTS``): fork a child that applies the
   resource limits, imports the module from its source text (the submission's
-  files are never on the sandbox's disk) and serves calls over those two pipes,
+  files are never on the sandbox's disk; its other modules, ``helpers`` by name,
+  are importable from theirs) and serves calls over those two pipes,
   straight to the grader: ``{"ok": True}`` or ``{"ok": False, "reason": ...}``
   first, then one ``Outcome`` message per ``{"op": "call", "function", "args",
   "kwargs"}``.
@@ -43,7 +44,7 @@ from typing import Any
 
 import torch
 
-from autograder.sandbox.call import ImportFailed, Outcome, load_source, run_call
+from autograder.sandbox.call import HelperModules, ImportFailed, Outcome, load_source, run_call
 from autograder.sandbox.wire import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
 
 LIMITS = {
@@ -103,6 +104,9 @@ def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
     """The child: limits, the module, then calls until the pipe closes."""
     output = _catch_output()
     _apply_limits(request.get("limits", {}))
+    helpers = request.get("helpers")
+    if type(helpers) is dict and all(type(k) is str and type(v) is str for k, v in helpers.items()):
+        sys.meta_path.insert(0, HelperModules(helpers, folder=os.path.dirname(request["filename"])))
     try:
         module = load_source(request["source"], request["filename"], request["module"])
     except ImportFailed as failure:
