@@ -138,7 +138,7 @@ def grade(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = settings.CALL_TIMEOUT,
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
     student: Annotated[Optional[list[str]], typer.Option("--student", "-s", help="grade only this student (repeatable; default: every student in SUBMITTED)")] = None,
-    roster: Annotated[Optional[Path], typer.Option(help="a CSV of the class's student ids: a student with no folder in SUBMITTED is listed, every assignment missing")] = None,
+    roster: Annotated[Optional[str], typer.Option(help="the class's student ids: a CSV, or nbgrader's gradebook (a .db file or a SQLAlchemy URL); a student with no folder in SUBMITTED is listed, every assignment missing")] = None,
     extensions: Annotated[Optional[Path], typer.Option(help="a CSV of extensions: student_id, assignment (empty: all), days")] = None,
     times: Annotated[Optional[Path], typer.Option(help="a CSV of hand-in times: student_id, assignment, time (ISO 8601), over nbgrader's timestamp.txt")] = None,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
@@ -150,7 +150,7 @@ def grade(
     from autograder.grading.results import GRADES_CSV, write_grades_csv
     from autograder.course import Course, CourseError, read_extensions, read_times
     from autograder.grading.late import with_late_policy
-    from autograder.grading.submissions import SubmissionError, read_roster
+    from autograder.grading.submissions import SubmissionError
     from autograder.grading.table import class_table
 
     root = _course_root(root)
@@ -167,7 +167,7 @@ def grade(
     try:
         course = Course.load(root)
         granted = read_extensions(extensions) if extensions else {}
-        students_of_roster = read_roster(roster) if roster else []
+        students_of_roster = _roster(roster) if roster else []
         jobs = plan(
             submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET,
             students=student, roster=students_of_roster, times=read_times(times) if times else {},
@@ -190,6 +190,22 @@ def grade(
     console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")
     if url:
         _record_in_gradebook(url, root, out)
+
+
+def _roster(value: str) -> list[str]:
+    """The roster's student ids: a CSV's, or those of nbgrader's gradebook (a SQLite file ending in .db, or a URL)."""
+    from autograder.grading.submissions import read_roster
+
+    if value.endswith(".db") or "://" in value:
+        from autograder.grading.nbgrader_gradebook import GradebookError, database_url, students_of
+
+        if "://" not in value and not Path(value).is_file():
+            raise fail(f"there is no gradebook at {value} to take the roster from")
+        try:
+            return students_of(database_url(value))
+        except GradebookError as exc:
+            raise fail(str(exc)) from None
+    return read_roster(Path(value))
 
 
 def _gradebook_url(value: str) -> str:

@@ -265,3 +265,28 @@ def test_a_bad_gradebook_url_is_one_sentence_before_any_grading(course):
     assert "cannot open the gradebook nosuchdb://x/y" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (course.root / "out2").exists()
+
+
+def test_the_roster_can_be_nbgraders_gradebook(tmp_path):
+    """`--roster gradebook.db` lists the gradebook's students; a student there without a folder is missing."""
+    from autograder.grading.nbgrader_gradebook import open_gradebook, students_of
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with open_gradebook(url) as gradebook:
+        for student in ("ann", "bob"):
+            gradebook.add_student(student)
+
+    assert students_of(url) == ["ann", "bob"]
+    submitted = tmp_path / "submitted" / "ann" / ASSIGNMENT
+    submitted.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / ASSIGNMENT / MODULE, submitted)
+    out = tmp_path / "out"
+    command = [str(BIN / "convgrade"), "grade", str(submitted.parent.parent), "-a", ASSIGNMENT, "--out", str(out), "--processes", "1",
+               "--root", str(ROOT), "--roster", str(tmp_path / "gradebook.db")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(out / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: row["status"] for row in csv.DictReader(handle)}
+    assert rows == {"ann": "graded", "bob": "missing"}
+    nowhere = subprocess.run([*command[:-1], str(tmp_path / "none.db")], capture_output=True, text=True, timeout=120)
+    assert nowhere.returncode == 2 and "there is no gradebook at" in nowhere.stderr

@@ -125,6 +125,12 @@ def open_gradebook(url: str, course_id: str = "") -> Iterator[Any]:
         gradebook.close()
 
 
+def students_of(url: str) -> list[str]:
+    """The student ids nbgrader's gradebook at ``url`` lists (``convgrade grade --roster gradebook.db``)."""
+    with open_gradebook(url) as gradebook:
+        return sorted(student.id for student in gradebook.students)
+
+
 # -- the notebooks' graded cells -------------------------------------------------
 
 
