@@ -141,6 +141,7 @@ def grade(
     roster: Annotated[Optional[str], typer.Option(help="the class's student ids: a CSV, or nbgrader's gradebook (a .db file or a SQLAlchemy URL); a student with no folder in SUBMITTED is listed, every assignment missing")] = None,
     extensions: Annotated[Optional[Path], typer.Option(help="a CSV of extensions: student_id, assignment (empty: all), days")] = None,
     times: Annotated[Optional[Path], typer.Option(help="a CSV of hand-in times: student_id, assignment, time (ISO 8601), over nbgrader's timestamp.txt")] = None,
+    class_page: Annotated[bool, typer.Option("--class-page/--no-class-page", help="write OUT/class.html, the class at a glance (a few seconds of plotting)")] = True,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
     gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
 ) -> None:
@@ -187,6 +188,10 @@ def grade(
     console.print(class_table(grades, {name: a.weight for name, a in in_source.items()}))
     for line in undecided:
         errors.print(f"[yellow]warning:[/] {line}", highlight=False)
+    if class_page:
+        from autograder.grading.class_page import write_class_page
+
+        console.print(f"the class at a glance: {write_class_page(out, grades)}", highlight=False)
     console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")
     if url:
         _record_in_gradebook(url, root, out)

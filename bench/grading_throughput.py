@@ -63,7 +63,7 @@ def naive(folder: Path, pairs: list[tuple[str, str]], processes: int) -> dict[tu
 
 def ours(folder: Path, out: Path, processes: int) -> dict[tuple[str, str], float]:
     subprocess.run(
-        [str(BIN / "convgrade"), "grade", str(folder), "--out", str(out), "--processes", str(processes), "--root", str(ROOT)],
+        [str(BIN / "convgrade"), "grade", str(folder), "--out", str(out), "--processes", str(processes), "--root", str(ROOT), "--no-class-page"],
         check=True, capture_output=True, cwd=ROOT,
     )  # fmt: skip
     with open(out / "grades.csv", newline="") as handle:

@@ -67,7 +67,7 @@ def graded(tmp_path_factory) -> Path:
         folder.mkdir(parents=True)
         shutil.copy(CORPUS / entry.path, folder / Path(entry.path).name)
     done = subprocess.run(
-        [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "2", "--root", str(ROOT)],
+        [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "2", "--root", str(ROOT), "--no-class-page"],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

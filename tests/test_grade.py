@@ -32,7 +32,8 @@ def submitted(tmp_path) -> Path:
 
 
 def grade(submitted: Path, out: Path, *extra: str, background: bool = False) -> subprocess.CompletedProcess | subprocess.Popen:
-    command = [CONVGRADE, "grade", str(submitted), "-a", "03_padding", "--out", str(out), "--processes", "1", "--root", str(ROOT), *extra]
+    page = [] if "--class-page" in extra else ["--no-class-page"]  # plotting the class costs seconds: where a test reads it
+    command = [CONVGRADE, "grade", str(submitted), "-a", "03_padding", "--out", str(out), "--processes", "1", "--root", str(ROOT), *page, *extra]
     env = {**os.environ, "COLUMNS": "200"}
     if background:
         return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -46,7 +47,7 @@ def grades(out: Path) -> list[dict]:
 
 def test_a_class_is_graded_with_results_feedback_and_a_gradebook(submitted, tmp_path):
     out = tmp_path / "out"
-    result = grade(submitted, out)
+    result = grade(submitted, out, "--class-page")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {row["student_id"]: row for row in grades(out)}
     assert list(rows) == ["ada", "dev", "fay", "gus"]
@@ -62,6 +63,11 @@ def test_a_class_is_graded_with_results_feedback_and_a_gradebook(submitted, tmp_
     assert "not implemented yet: `pad2d`" in feedback
     assert (out / "ada" / "03_padding" / "feedback.html").is_file()
     assert "[1/4]" in result.stdout and any(line.strip() == "grades (out of 100)" for line in result.stdout.splitlines()), "the class table"
+    page = (out / "class.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2, "the scores per assignment and 03's least-passed checks"
+    assert "No known mistake was named." in page, "stubs and references name none"
+    attention = page.split('id="attention"')[1].split("</table>")[0]
+    assert "<td>gus</td><td>03_padding</td><td>missing</td>" in attention and "<td>ada</td>" not in attention
 
 
 def test_a_rerun_skips_what_is_graded_and_regrades_a_changed_submission(submitted, tmp_path):
@@ -260,7 +266,7 @@ def _tiny_class(tmp_path: Path, course: Path) -> Path:
 
 def _grade_tiny(submitted: Path, out: Path, course: Path, *extra: str) -> tuple[str, dict[tuple[str, str], dict]]:
     """One `convgrade grade` of the tiny course: its output, and grades.csv by (student, assignment)."""
-    command = [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(course), *extra]
+    command = [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(course), "--no-class-page", *extra]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout, {(row["student_id"], row["assignment"]): row for row in grades(out)}

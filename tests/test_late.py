@@ -78,7 +78,7 @@ def test_a_deadline_or_an_extension_changed_recomputes_penalties_without_grading
 
     def run(*extra):
         done = subprocess.run(
-            [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(tiny_course), *extra],
+            [CONVGRADE, "grade", str(submitted), "--out", str(out), "--processes", "1", "--root", str(tiny_course), "--no-class-page", *extra],
             capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr

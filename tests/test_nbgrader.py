@@ -173,7 +173,7 @@ def course(tmp_path_factory) -> Course:
 
     course.run("nbgrader", "autograde", ASSIGNMENT)
     course.run("nbgrader", "export", "--to", "nbgrader.csv")
-    course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--processes", "1", "--gradebook", "convgrade.db")
+    course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--processes", "1", "--no-class-page", "--gradebook", "convgrade.db")
     course.run("nbgrader", "export", "--db", f"sqlite:///{course.root / 'convgrade.db'}", "--to", "convgrade.csv")
     if os.environ.get("CONVGRADE_TEST_TIMINGS"):
         print("\n".join(entry.split("\n", 1)[0] for entry in course.log))
@@ -224,7 +224,7 @@ def test_grade_records_the_same_scores_in_nbgraders_gradebook(course):
         grades = db.execute("select count(*) from grade").fetchone()[0]
     assert submissions == 2, "a student with no submission gets none"
 
-    again = course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--processes", "1", "--gradebook", "convgrade.db")
+    again = course.run("convgrade", "grade", "submitted", "-a", ASSIGNMENT, "--out", "out", "--processes", "1", "--no-class-page", "--gradebook", "convgrade.db")
     assert "2 submissions of 3 students" in again.stdout
     with sqlite3.connect(course.root / "convgrade.db") as db:
         assert db.execute("select count(*) from submitted_assignment").fetchone()[0] == submissions
@@ -282,7 +282,7 @@ def test_the_roster_can_be_nbgraders_gradebook(tmp_path):
     shutil.copy(ROOT / "solutions" / ASSIGNMENT / MODULE, submitted)
     out = tmp_path / "out"
     command = [str(BIN / "convgrade"), "grade", str(submitted.parent.parent), "-a", ASSIGNMENT, "--out", str(out), "--processes", "1",
-               "--root", str(ROOT), "--roster", str(tmp_path / "gradebook.db")]  # fmt: skip
+               "--root", str(ROOT), "--no-class-page", "--roster", str(tmp_path / "gradebook.db")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     with open(out / "grades.csv", newline="") as handle:

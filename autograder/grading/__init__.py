@@ -7,7 +7,7 @@ The pipeline reads top to bottom:
 3. ``pool``: the jobs in chunks over grading processes, each with a warm sandbox;
 4. ``chunk``: one chunk graded in one pytest session, each submission's files written as it ends;
 5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``; ``late``: late penalties from raw scores and hand-in times;
-6. ``table``: the class's grades on the terminal; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database).
+6. ``table``: the class's grades on the terminal; ``class_page``: ``OUT/class.html``, the class at a glance; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database).
 
 The parent process (``pool``, ``jobs``, ``results``, ``table``) imports neither torch
 nor pytest; ``chunk`` is imported by the grading processes.

@@ -113,7 +113,7 @@ def _md_fence(text: str) -> str:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     """Templates from the package; HTML templates autoescape everything they insert."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("autograder.grading", "templates"),
@@ -146,7 +146,7 @@ def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: 
         "failures": [check for check in checks if not check["result"].passed and not check["result"].follows],
         "follow_ons": [check for check in checks if not check["result"].passed and check["result"].follows],
     }
-    env = _environment()
+    env = environment()
     return {name: env.get_template(f"{name}.j2").render(context) for name in (FEEDBACK_MD, FEEDBACK_HTML)}
 
 
