@@ -144,16 +144,17 @@ def _assignment_of(folder: Path) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     by_assignment: dict[Path, list[pytest.Item]] = {}
-    assignments: dict[Path, Assignment] = {}  # by test folder: each assignment.toml read once
+    assignments: dict[Path, Assignment] = {}  # by test folder, then by assignment folder: each assignment.toml read once
     for item in items:
         if is_check(item):
             folder = Path(str(item.path)).parent
             if folder not in assignments:
                 assignments[folder] = _assignment_for(folder)
+            assignments[assignments[folder].folder] = assignments[folder]
             by_assignment.setdefault(assignments[folder].folder, []).append(item)
     session = session_of(config)
     for folder, checks in by_assignment.items():
-        assignment = _assignment_for(folder)
+        assignment = assignments[folder]
         session.assignments[assignment.name] = assignment
         factors = factors_for(assignment, checks, complete=session.complete)
         for item in checks:

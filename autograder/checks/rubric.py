@@ -49,19 +49,18 @@ def add_up(items: list[pytest.Item]) -> dict[str, float]:
 
 def factors_for(assignment: Assignment, items: list[pytest.Item], *, complete: bool) -> dict[str, float]:
     """What one declared point of each category is worth, for ``assignment``'s collected ``items``."""
-    if complete:
-        declared = add_up(items)
-    elif assignment.rubric.declared is not None:
-        declared = assignment.rubric.declared
-    else:
-        declared = declared_points(assignment.folder)
-    factors = assignment.rubric.factors(declared)
+    factors = assignment.rubric.factors(add_up(items) if complete else declared_for(assignment))
     missing = sorted({category_of(item) for item in items} - set(factors))
     if missing:
         raise pytest.UsageError(
             f"{assignment.folder / 'assignment.toml'} declares no points of {', '.join(missing)}: run `convgrade release`"
         )
     return factors
+
+
+def declared_for(assignment: Assignment) -> dict[str, float]:
+    """The points all of the assignment's checks declare per category: the release's record, else collected once."""
+    return assignment.rubric.declared if assignment.rubric.declared is not None else declared_points(assignment.folder)
 
 
 def hidden_tests_of(assignment: Assignment) -> Path:
@@ -131,7 +130,7 @@ def hidden_summary(assignment: Assignment, board: Scoreboard) -> str | None:
     results = [result for result in board.results if result.assignment == assignment.name]
     if not results or any(result.hidden for result in results):
         return None
-    declared = assignment.rubric.declared if assignment.rubric.declared is not None else declared_points(assignment.folder)
+    declared = declared_for(assignment)
     factors = assignment.rubric.factors(declared)
     hidden = {category: declared[category] * factor for category, factor in factors.items()}
     for result in results:

@@ -26,10 +26,19 @@ CLASS_PAGE = "class.html"
 NAMED = re.compile(r"; likely ([^:;\n]+)")  # how a failure's headline names a known mistake
 
 
-def _svg(figure: object) -> str:
-    """A matplotlib figure as an inline PNG image (then closed): the page stays one small file."""
+def _pyplot():  # noqa: ANN202 - matplotlib.pyplot, imported on first use (the grading parent starts without it)
+    """matplotlib's pyplot, drawing off screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _image(figure: object) -> str:
+    """A matplotlib figure as an inline PNG image (then closed): the page stays one small file."""
+    plt = _pyplot()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")  # type: ignore[attr-defined]
     plt.close(figure)  # type: ignore[arg-type]
@@ -40,19 +49,14 @@ def _svg(figure: object) -> str:
 
 def _scores_figure(rows: Sequence[GradeRow], assignments: list[str]) -> str:
     """One box per assignment: the class's scores, in percent of its points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(max(4, 1.1 * len(assignments)), 3))
+    figure, axes = _pyplot().subplots(figsize=(max(4, 1.1 * len(assignments)), 3))
     data = [[100 * row.score / row.max_score for row in rows if row.assignment == name and row.max_score > 0] for name in assignments]
     axes.boxplot(data, showmeans=True)
     axes.set_xticks(range(1, len(assignments) + 1), [name.split("_")[0] for name in assignments])
     axes.set_ylabel("score (%)")
     axes.set_ylim(-5, 105)
     axes.set_title("scores per assignment")
-    return _svg(figure)
+    return _image(figure)
 
 
 def _bars_figure(labels: list[str], values: list[float], title: str, xlabel: str) -> str:
@@ -69,7 +73,7 @@ def _bars_figure(labels: list[str], values: list[float], title: str, xlabel: str
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(xlabel)
     axes.set_title(title)
-    return _svg(figure)
+    return _image(figure)
 
 
 def _results(out: Path, rows: Sequence[GradeRow]) -> dict[str, list[dict]]:
