@@ -24,10 +24,15 @@ from pathlib import Path
 import autograder
 from autograder.assignment import HIDDEN_TESTS, METADATA, VISIBLE_TESTS, Assignment
 from autograder.atomic import atomic_write_text
+from autograder.grading.class_page import CLASS_PAGE
+from autograder.grading.results import GRADES_CSV
 from autograder.grading.submissions import Submission, content_hash, discover, is_safe_name
 from autograder.scores import GradeRow, Status, grader_error
 
 MARKER = ".graded.json"
+EXTRACTED = ".extracted"  # OUT/.extracted/<student>/<assignment>/: the zips, unpacked
+REFUSED = ".refused"  # OUT/.refused/<hash>/<assignment>/: the files of a student id that cannot name a folder
+OUTPUT_NAMES = (GRADES_CSV, CLASS_PAGE, EXTRACTED, REFUSED)  # what OUT holds besides the students' folders: no student id
 
 
 @dataclass(frozen=True)
@@ -81,16 +86,23 @@ def plan(
     keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget) for name in assignments}
     modules = {name: Assignment.load(source / name).module for name in assignments}
     jobs = []
-    for submission in discover(submitted, assignments, out / ".extracted", modules=modules, roster=roster):
+    for submission in discover(submitted, assignments, out / EXTRACTED, modules=modules, roster=roster, reserved=OUTPUT_NAMES):
         if students is not None and submission.student not in students:
             continue
         if (submission.student, submission.assignment) in times:
             submission = replace(submission, handed_in=times[(submission.student, submission.assignment)])
         digest = content_hash(submission.folder) if submission.folder else ""
-        folder = out / submission.student / submission.assignment
+        folder = out / _folder_of(submission.student) / submission.assignment
         key = keys[submission.assignment]
         jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}:{submission.note or ''}:{key}"))
     return jobs
+
+
+def _folder_of(student: str) -> str:
+    """The folder of OUT that holds a student's results: the id itself, or one under ``REFUSED`` for an id that cannot be one."""
+    if is_safe_name(student, OUTPUT_NAMES):
+        return student
+    return f"{REFUSED}/{hashlib.sha256(student.encode(errors='surrogateescape')).hexdigest()[:16]}"
 
 
 def previous_row(job: Job) -> GradeRow | None:
@@ -117,15 +129,17 @@ def error_row(job: Job, exc: BaseException) -> GradeRow:
 def rows_on_disk(out: Path) -> dict[tuple[str, str], GradeRow]:
     """Every row a marker under ``out`` holds, by (student, assignment): what any run graded there."""
     found = {}
-    for student in sorted(out.iterdir()) if out.is_dir() else ():
-        if not (is_safe_name(student.name) and student.is_dir() and not student.is_symlink()):
+    folders = sorted(out.iterdir()) if out.is_dir() else []
+    refused = sorted((out / REFUSED).iterdir()) if (out / REFUSED).is_dir() else []
+    for student in folders + refused:
+        if not (is_safe_name(student.name, OUTPUT_NAMES) and student.is_dir() and not student.is_symlink()):
             continue  # .extracted, whatever a submission holds, and anything else that is not a student's folder
         for marker in sorted(student.glob(f"*/{MARKER}")):
             try:
                 row = GradeRow(**json.loads(marker.read_text())["row"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # a marker half-written by a crash is no grade; a rerun writes it again
-            if (row.student_id, row.assignment) == (student.name, marker.parent.name):
+            if marker.parent.name == row.assignment and student.relative_to(out).as_posix() == _folder_of(row.student_id):
                 found[(row.student_id, row.assignment)] = row
     return found
 

@@ -11,6 +11,7 @@ import functools
 import io
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ REQUIRED_COLUMNS = GRADES_COLUMNS[:5]  # the others may be left out (empty)
 RESULTS_JSON = "results.json"
 FEEDBACK_MD = "feedback.md"
 FEEDBACK_HTML = "feedback.html"
+MAX_CHECK_TEXT = 6 * 1024  # characters of one check's explanation in results.json and the feedback (what it printed included)
+MAX_REASON = 1024  # characters of one check's reason and case (a headline, in the feedback's table too)
 HIDDEN_VISIBILITY = "after_published"  # Gradescope shows the test once grades are published
 VISIBLE_VISIBILITY = "visible"
 
@@ -39,7 +42,7 @@ class ResultsError(Exception):
 
 def results_json(board: Scoreboard, *, execution_time: float, output: str = "") -> dict[str, Any]:
     """The results of one submission as Gradescope's ``results.json`` object."""
-    tests = [_gradescope_test(result) for result in board.results]
+    tests = [_gradescope_test(bounded(result)) for result in board.results]
     return {
         "score": total(test["score"] for test in tests),
         "execution_time": round(execution_time, 2),
@@ -48,6 +51,20 @@ def results_json(board: Scoreboard, *, execution_time: float, output: str = "") 
         "stdout_visibility": "hidden",  # the grader's own log is for instructors only
         "tests": tests,
     }
+
+
+def capped(text: str, limit: int = MAX_CHECK_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying how many more there were (a 1 MiB message from every check made 66 MB files)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[{len(text) - limit} more characters not shown]"
+
+
+def bounded(result: CheckResult) -> CheckResult:
+    """The check with its reason, case and explanation capped, as results.json and the feedback show it."""
+    if len(result.reason) <= MAX_REASON and len(result.case) <= MAX_REASON and len(result.details) <= MAX_CHECK_TEXT:
+        return result
+    return replace(result, reason=capped(result.reason, MAX_REASON), case=capped(result.case, MAX_REASON), details=capped(result.details))
 
 
 def _gradescope_test(result: CheckResult) -> dict[str, Any]:
@@ -132,7 +149,7 @@ def render_feedback(board: Scoreboard, *, student: str, assignment: str, title: 
     """The feedback files for one submission, by file name, rendered but not written."""
     checks = [
         {"result": result, "name": f"{result.task}: {result.check}", "failure": failure_text(result)}
-        for result in board.results
+        for result in map(bounded, board.results)
     ]
     context = {
         "title": title,
