@@ -1,47 +1,60 @@
 """The library calls an exercise forbids: rules by key, and how a failure names what was caught.
 
 Each assignment lists rule keys in its ``assignment.toml`` (``forbidden =
-["convolution"]``). A rule names the ATen operators behind the forbidden calls
-(every route to a convolution ends in the same operator) and the Python
-functions that never reach a distinctive one (``F.pad(mode="circular")``,
-``numpy.pad``, every ``torch.nn.init`` function). ``autograder.sandbox.monitor``
-watches for them while a student's function runs. Nothing here imports torch:
+["convolution"]``). A rule names the family of dispatcher operators behind the forbidden calls
+(every route to a convolution ends in one of them) and the Python functions
+that never reach a distinctive one (``numpy.pad``, every ``torch.nn.init``
+function). In the grading sandbox they refuse to run at all
+(``autograder.sandbox.refuse``); in a student's self-check
+``autograder.sandbox.monitor`` watches for them while a function runs. Nothing here imports torch:
 the grader's parent process reads assignments without it.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One family of forbidden calls, and how a failure message names it."""
+    """One family of forbidden calls, and how a failure message names it.
+
+    ``operators`` is a regular expression over the dispatcher's operator names
+    (``aten::convolution_backward``, ``quantized::conv2d``), matched whole: a
+    family, so that every route to the same computation is named at once,
+    forward and backward, public and private, float and quantized. ``python``
+    names Python functions, and C functions reached from Python (numpy's
+    ``correlate``), that never reach a distinctive operator.
+    """
 
     shown_as: str
-    aten: frozenset[str] = frozenset()
+    operators: str = ""
     python: tuple[str, ...] = ()
 
+    def forbids(self, operator: str) -> bool:
+        """Whether the dispatcher operator ``ns::name`` (overload name left off) belongs to this family."""
+        return bool(self.operators) and _pattern(self.operators).fullmatch(operator) is not None
 
-_CONVOLUTION_OPS = frozenset(
-    {
-        "convolution", "_convolution", "_convolution_mode", "conv1d", "conv2d", "conv3d",
-        "conv_tbc", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-        "convolution_overrideable", "_conv_depthwise2d", "conv_depthwise3d",
-        "_slow_conv2d_forward", "thnn_conv2d", "slow_conv3d", "slow_conv3d_forward",
-        "slow_conv_dilated2d", "slow_conv_dilated3d", "slow_conv_transpose2d",
-        "slow_conv_transpose3d", "mkldnn_convolution", "_nnpack_spatial_convolution",
-        "cudnn_convolution", "miopen_convolution", "_mps_convolution",
-    }
-)  # fmt: skip
+
+@functools.cache
+def _pattern(expression: str) -> re.Pattern[str]:
+    return re.compile(expression)
+
+
+# every convolution the dispatcher knows, in every namespace that computes one ("convert" is not one)
+_CONVOLUTION = r"(aten|quantized|_quantized|mkldnn|mkldnn_prepacked|onednn)::\w*conv(?!ert)\w*"
 
 RULES: dict[str, Rule] = {
     "convolution": Rule(
         shown_as="F.conv2d",
-        aten=_CONVOLUTION_OPS,
+        operators=_CONVOLUTION,
         python=(
             "numpy.convolve",
             "numpy.correlate",
+            "numpy._core.multiarray.correlate",  # the C functions under both: reached without the wrappers
+            "numpy._core.multiarray.correlate2",
             "scipy.signal.convolve2d",
             "scipy.signal.correlate2d",
             "scipy.signal.convolve",
@@ -53,18 +66,12 @@ RULES: dict[str, Rule] = {
     ),
     "im2col": Rule(
         shown_as="F.unfold",
-        aten=frozenset({"im2col", "col2im"}),
+        operators=r"aten::(im2col|col2im)",
         python=("torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.modules.fold.Unfold.__init__", "torch.nn.modules.fold.Fold.__init__"),
     ),
     "padding": Rule(
         shown_as="F.pad",
-        aten=frozenset(
-            {
-                "constant_pad_nd", "_pad_circular", "_pad_enum", "pad",
-                "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
-                "replication_pad1d", "replication_pad2d", "replication_pad3d",
-            }
-        ),  # fmt: skip
+        operators=r"aten::(constant_pad_nd|pad|_pad_enum|_pad_circular|(reflection|replication)_pad[123]d(_backward)?)",
         python=(
             "torch.nn.functional.pad", "numpy.pad",
             *(f"torch.nn.modules.padding.{module}.__init__" for module in (

@@ -73,6 +73,7 @@ class Scoreboard:
     """The ``CheckResult`` of every check that ran, in order."""
 
     results: list[CheckResult] = field(default_factory=list)
+    grader_error: str | None = None  # the grader failed this submission (its sandbox broke): these are not its scores
 
     @property
     def score(self) -> float:
@@ -134,3 +135,4 @@ class GradeRow:
     raw_score: float | None = None  # before any late penalty (None: the same as ``score``)
     late_days: float = 0.0  # how late it was handed in, in days
     handed_in: str = ""  # when, ISO 8601 in UTC ("" when not known)
+    review: str = ""  # what the static scan flagged for an instructor's look (autograder.grading.review); never a score

@@ -32,7 +32,7 @@ import torch
 from autograder import describe, settings
 from autograder.assignment import Assignment
 from autograder.forbidden import Violation
-from autograder.sandbox.call import ImportFailed, LocalModule, Outcome, ProcessDied, tensor_pairs
+from autograder.sandbox.call import ImportFailed, LocalModule, Outcome, ProcessDied, SandboxFailed, tensor_pairs
 
 
 class CheckFailure(AssertionError):
@@ -152,6 +152,7 @@ class Student:
         make = LocalModule if sandbox is None else sandbox.module
         self.runner: ModuleRunner = make(assignment.module, self.module_file, assignment.forbidden, call_timeout)
         self._spent = 0.0
+        self.sandbox_failure: str | None = None  # the sandbox broke before this module's code ran: the grader's failure
         self._import_failure: str | None = None
         self._hopeless: dict[str, str] = {}  # function -> why its later calls fail at once
 
@@ -174,6 +175,8 @@ class Student:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's ``name`` with copies of the arguments, under the checks."""
+        if self.sandbox_failure is not None:
+            raise CheckFailure(self.sandbox_failure)
         if self._import_failure is not None:
             # Raised from this one line every time, so Hypothesis sees the same failure on replay.
             raise CheckFailure(self._import_failure)
@@ -224,11 +227,10 @@ class Student:
                 f"{name} modified its input {outcome.modified[0]} in place: work on a copy (e.g. with .clone())\n  call: {call.text}"
             )
         result = outcome.result
-        if outcome.after is not None:
+        if outcome.after is not None and name.endswith("_"):  # only an in-place function changes the caller's tensors
             _copy_back(args, kwargs, *outcome.after)
         if outcome.result_is is not None:
-            where, key = outcome.result_is
-            result = args[key] if where == "args" else kwargs[key]
+            result = _argument_at(outcome.result_is, args, kwargs, result)
         call.result = result
         log.add(call)
         return result
@@ -241,6 +243,9 @@ class Student:
         except ImportFailed as failure:
             self._import_failure = str(failure)
             raise CheckFailure(self._import_failure) from None
+        except SandboxFailed as failure:  # every later call fails alike; the batch makes the submission a grader error
+            self.sandbox_failure = str(failure)
+            raise CheckFailure(self.sandbox_failure) from None
         except ProcessDied as died:
             if died.timed_out:
                 return Outcome(timed_out=True)
@@ -279,14 +284,30 @@ _REBUILT: dict[str, type[Exception]] = {
 
 
 def _copy_back(args: tuple, kwargs: dict, args_after: list, kwargs_after: dict) -> None:
-    """After a ``name_`` function: the caller's tensors take the values the student left in them."""
+    """After a ``name_`` function: the caller's tensors take the values the student left in them.
+
+    Only tensors the check passed, of the same shape and dtype, take values, and
+    only values: whatever the child reported, nothing else of the grader changes.
+    """
     pairs = [*tensor_pairs(list(args), list(args_after), ""), *(
         pair for key in kwargs for pair in tensor_pairs(kwargs[key], kwargs_after.get(key), "")
     )]
     for _, original, after in pairs:
-        if isinstance(after, torch.Tensor) and after.shape == original.shape:
+        if type(after) is torch.Tensor and after.shape == original.shape and after.dtype == original.dtype:
             with torch.no_grad():
                 original.copy_(after)
+
+
+def _argument_at(place: tuple[str, int | str], args: tuple, kwargs: dict, otherwise: Any) -> Any:
+    """The tensor argument the student's function returned (``("args", 0)``), or ``otherwise`` if there is none there."""
+    where, key = place
+    if where == "args" and type(key) is int and 0 <= key < len(args):
+        found = args[key]
+    elif where == "kwargs" and key in kwargs:
+        found = kwargs[key]
+    else:
+        return otherwise
+    return found if isinstance(found, torch.Tensor) else otherwise
 
 
 def call_for(result: Any) -> Call | None:

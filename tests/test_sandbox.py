@@ -15,7 +15,6 @@ import torch
 from autograder.assignment import Assignment
 from autograder.compare import assert_same
 from autograder.sandbox.client import Sandbox
-from autograder.sandbox.launch import bubblewrap_available
 from autograder.student import CheckFailure, Student, begin_check, calls
 
 HOSTILE = textwrap.dedent(
@@ -118,14 +117,6 @@ HOSTILE = textwrap.dedent(
         return AlwaysEqual()
     """
 )
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    assert bubblewrap_available(), "bubblewrap (bwrap) is needed: `make test` installs it (apt-get install bubblewrap)"
-    started = Sandbox(bubblewrap=True)
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ The pipeline reads top to bottom:
 3. ``pool``: the jobs in chunks over grading processes, each with a warm sandbox;
 4. ``chunk``: one chunk graded in one pytest session, each submission's files written as it ends;
 5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``, each check's text capped; ``late``: late penalties from raw scores and hand-in times;
+   ``review``: a static scan of each submission's source that flags tampering for an instructor's look (never a score);
 6. ``table``: the class's grades on the terminal; ``class_page``: ``OUT/class.html``, the class at a glance; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database).
 
 The parent process (``pool``, ``jobs``, ``results``, ``table``) imports neither torch

@@ -18,6 +18,7 @@ from autograder.assignment import Assignment
 from autograder.checks.batch import run_batch
 from autograder.grading.jobs import Job, error_row, mark_done
 from autograder.grading.results import write_feedback, write_results_json
+from autograder.grading.review import review_folder, summary
 from autograder.grading.submissions import NO_SUBMISSION
 from autograder.sandbox.client import Sandbox
 from autograder.scores import GradeRow, Scoreboard, Status
@@ -68,8 +69,10 @@ def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: floa
     else:
         status = Status.MISSING if submission.error == NO_SUBMISSION else Status.BAD_SUBMISSION
     note = submission.error or submission.note or ""
-    write_results_json(job.out / "results.json", board, execution_time=seconds, output=f"{note}\n" if note else "")
+    flags = review_folder(submission.folder, assignment.module) if submission.folder else []  # for a look, never a score
+    review = [flag.as_json() for flag in flags]
+    write_results_json(job.out / "results.json", board, execution_time=seconds, output=f"{note}\n" if note else "", review=review)
     write_feedback(job.out, board, student=submission.student, assignment=assignment.name, title=assignment.title, note=note)
-    row = GradeRow(submission.student, assignment.name, board.score, board.max_score, str(status))
+    row = GradeRow(submission.student, assignment.name, board.score, board.max_score, str(status), review=summary(flags))
     mark_done(job, row)
     return row

@@ -4,7 +4,7 @@ From ``grades.csv``'s rows and every submission's ``results.json``: the score
 distribution of each assignment and the pass rate of each check (figures drawn
 with matplotlib, inline as PNG, so the page is one file), the known mistakes the
 feedback named most often per assignment, and the students who need attention
-(missing, late, bad submission, grader error).
+(missing, late, bad submission, grader error, flagged for review by the static scan).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def class_page(out: Path, rows: Sequence[GradeRow]) -> str:
             "checks": [(check, rate) for check, rate in zip(checks, rates)],
             "mistakes": _bars_figure(list(dict(named.most_common(8))), [float(n) for _, n in named.most_common(8)], f"{name}: mistakes named", "students") if named else "",
         })  # fmt: skip
-    attention = [row for row in rows if row.status not in (Status.GRADED,)]
+    attention = [row for row in rows if row.status not in (Status.GRADED,) or row.review]  # flagged by the scan: a look, not a score
     context = {"scores": _scores_figure(rows, assignments) if assignments else "", "sections": sections, "attention": attention, "students": len({r.student_id for r in rows})}
     return environment().get_template(f"{CLASS_PAGE}.j2").render(context)
 

@@ -10,7 +10,7 @@ import csv
 import functools
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from autograder.atomic import atomic_write_text
 from autograder.scores import CheckResult, Scoreboard, points_text, total
 
 GRADES_CSV = "grades.csv"
-GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in")
+GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in", "review")
 REQUIRED_COLUMNS = GRADES_COLUMNS[:5]  # the others may be left out (empty)
 RESULTS_JSON = "results.json"
 FEEDBACK_MD = "feedback.md"
@@ -40,8 +40,12 @@ class ResultsError(Exception):
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/#output-format
 
 
-def results_json(board: Scoreboard, *, execution_time: float, output: str = "") -> dict[str, Any]:
-    """The results of one submission as Gradescope's ``results.json`` object."""
+def results_json(board: Scoreboard, *, execution_time: float, output: str = "", review: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The results of one submission as Gradescope's ``results.json`` object.
+
+    ``review``: what the static scan flagged (``autograder.grading.review``), for
+    instructors: ``extra_data["review"]``, the spec's place for data of the grader's own.
+    """
     tests = [_gradescope_test(bounded(result)) for result in board.results]
     return {
         "score": total(test["score"] for test in tests),
@@ -49,6 +53,7 @@ def results_json(board: Scoreboard, *, execution_time: float, output: str = "") 
         "output": output,
         "output_format": "text",
         "stdout_visibility": "hidden",  # the grader's own log is for instructors only
+        "extra_data": {"review": [dict(flag) for flag in review]},
         "tests": tests,
     }
 
@@ -92,9 +97,9 @@ def failure_text(result: CheckResult) -> str:
     return result.details or result.reason
 
 
-def write_results_json(path: Path, board: Scoreboard, *, execution_time: float, output: str = "") -> None:
+def write_results_json(path: Path, board: Scoreboard, *, execution_time: float, output: str = "", review: Sequence[Mapping[str, Any]] = ()) -> None:
     """Write Gradescope's ``results.json`` for one submission, atomically."""
-    data = results_json(board, execution_time=execution_time, output=output)
+    data = results_json(board, execution_time=execution_time, output=output, review=review)
     # one test per line: readable, and written by json's C encoder (indent= would take its slow Python one)
     lines = ",\n".join(json.dumps(test, ensure_ascii=False) for test in data.pop("tests"))
     head = json.dumps(data, ensure_ascii=False)[:-1]

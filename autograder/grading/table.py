@@ -50,6 +50,13 @@ def _notes(rows: Sequence[GradeRow], assignments: Sequence[str]) -> str | None:
     if missing:
         each = ", ".join(f"{student} ({'all' if len(names) == len(assignments) else ' '.join(sorted(names))})" for student, names in sorted(missing.items()))
         lines.append(f"*missing: {each}")
+    flagged: dict[str, list[str]] = {}
+    for row in rows:
+        if row.review:
+            flagged.setdefault(row.student_id, []).append(row.assignment.split("_")[0])
+    if flagged:  # the static scan's flags (autograder.grading.review): a look for the instructor, never a score
+        each = ", ".join(f"{student} ({' '.join(sorted(names))})" for student, names in sorted(flagged.items()))
+        lines.append(f"flagged for review: {each}")
     return "; ".join(lines) or None
 
 

@@ -15,7 +15,6 @@ Nothing here imports the grader's side (``autograder.student``, pytest).
 from __future__ import annotations
 
 import errno
-import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -33,15 +32,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
+from autograder.forbidden import Violation
 from autograder.sandbox.monitor import ForbiddenCallMonitor
 
 
 class ImportFailed(Exception):
     """The student's module could not be imported; the message is the reason a student reads."""
+
+
+class SandboxFailed(Exception):
+    """The sandbox failed before the student's code ran: the grader's trouble, never the student's zero."""
 
 
 class ProcessDied(Exception):
@@ -80,9 +84,104 @@ class Outcome:
         return {key: value for key, value in vars(self).items() if key != "exception"}
 
     @classmethod
-    def from_message(cls, message: dict) -> Outcome:
-        """The outcome a sandboxed child sent."""
-        return cls(**{key: message[key] for key in message if key in cls.__dataclass_fields__ and key != "exception"})
+    def from_message(cls, message: object) -> Outcome:
+        """The outcome a sandboxed child sent, checked field by field: what comes from there is data, bounded.
+
+        ``ValueError`` names the first field that is not what an honest child sends.
+        """
+        if type(message) is not dict:
+            raise ValueError(f"an answer that is not a dictionary: {type(message).__name__}")
+        unknown = set(message) - set(cls.__dataclass_fields__) - {"exception"}
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)[:5]}")
+        raised = message.get("raised")
+        return cls(
+            params=_texts(message.get("params", []), "params", items=64, size=100),
+            missing=_flag(message.get("missing", False), "missing"),
+            result=message.get("result"),
+            result_is=_place(message.get("result_is")),
+            raised=None if raised is None else _raised(raised),
+            violations=[tuple(_texts(pair, "violations", items=2, size=200)) for pair in _items(message.get("violations", []), "violations", 20)],  # type: ignore[misc]
+            tampered=_flag(message.get("tampered", False), "tampered"),
+            timed_out=_flag(message.get("timed_out", False), "timed_out"),
+            exit_code=_exit_code(message.get("exit_code")),
+            modified=_texts(message.get("modified", []), "modified", items=20, size=200),
+            after=_after(message.get("after")),
+            printed=_text(message.get("printed", ""), "printed", PRINTED_CAP + 100),
+        )
+
+
+PRINTED_CAP = 4096  # bytes of what one call printed that the child sends back
+MESSAGE_CAP = 2000  # characters of an exception's message kept
+
+
+def _text(value: object, field: str, size: int) -> str:
+    if type(value) is not str:
+        raise ValueError(f"{field}: not text")
+    return value if len(value) <= size else f"{value[:size]}[... {len(value) - size} more characters not kept]"
+
+
+def _items(value: object, field: str, items: int) -> list:
+    if type(value) not in (list, tuple) or len(value) > items:  # type: ignore[arg-type]
+        raise ValueError(f"{field}: not a list of at most {items}")
+    return list(value)  # type: ignore[call-overload]
+
+
+def _texts(value: object, field: str, *, items: int, size: int) -> list[str]:
+    return [_text(item, field, size) for item in _items(value, field, items)]
+
+
+def _flag(value: object, field: str) -> bool:
+    if type(value) is not bool:
+        raise ValueError(f"{field}: not true or false")
+    return value
+
+
+def _place(value: object) -> tuple[str, int | str] | None:
+    """``("args", 0)`` or ``("kwargs", "weight")``: where in the arguments the result is."""
+    if value is None:
+        return None
+    where = _items(value, "result_is", 2)
+    if len(where) == 2 and ((where[0] == "args" and type(where[1]) is int) or (where[0] == "kwargs" and type(where[1]) is str)):
+        return where[0], where[1]
+    raise ValueError("result_is: not a place among the arguments")
+
+
+def _raised(value: object) -> dict:
+    if type(value) is not dict:
+        raise ValueError("raised: not a dictionary")
+    frames = []
+    for frame in _items(value.get("frames", []), "frames", 50)[-20:]:
+        parts = _items(frame, "frames", 4)
+        file, line, function, text = parts if len(parts) == 4 else (None, None, None, None)
+        if type(line) is not int:
+            raise ValueError("frames: not [file, line, function, text]")
+        frames.append([_text(file, "frames", 200), line, _text(function, "frames", 200), None if text is None else _text(text, "frames", 300)])
+    return {"type": _text(value.get("type"), "raised", 100), "message": _text(value.get("message", ""), "raised", MESSAGE_CAP), "frames": frames}
+
+
+def _exit_code(value: object) -> int | str | None:
+    if value is None or type(value) is int:
+        return value  # type: ignore[return-value]
+    return _text(value, "exit_code", 200)
+
+
+def _after(value: object) -> tuple[list, dict] | None:
+    if value is None:
+        return None
+    after = _items(value, "after", 2)
+    if len(after) != 2 or type(after[0]) is not list or type(after[1]) is not dict:
+        raise ValueError("after: not (arguments, keyword arguments)")
+    return after[0], after[1]
+
+
+def _message(exc: BaseException) -> str:
+    """The exception's message, cut to ``MESSAGE_CAP`` characters (whatever its ``__str__`` does)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a hostile __str__
+        text = f"<{type(exc).__name__} whose message could not be read>"
+    return text if len(text) <= MESSAGE_CAP else f"{text[:MESSAGE_CAP]}[... {len(text) - MESSAGE_CAP} more characters not kept]"
 
 
 def student_frames(exc: BaseException, module_file: str) -> list[traceback.FrameSummary]:
@@ -188,7 +287,8 @@ class LocalModule:
     """A student's module imported and run in this process: a student's self-check, no sandbox."""
 
     def __init__(self, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None) -> None:
-        self.name, self.module_file, self.forbidden, self.call_timeout = name, module_file, forbidden, call_timeout
+        self.name, self.module_file, self.call_timeout = name, module_file, call_timeout
+        self.monitor = ForbiddenCallMonitor.for_keys(forbidden)
         self._module: ModuleType | None = None
 
     @property
@@ -202,7 +302,7 @@ class LocalModule:
         """Call the student's ``function`` here, under the monitor and the time limit."""
         return run_call(
             self.module, function, args, kwargs,
-            forbidden=self.forbidden, timeout=self.call_timeout, module_file=str(self.module_file),
+            watch=self.monitor, timeout=self.call_timeout, module_file=str(self.module_file),
         )  # fmt: skip
 
     def close(self) -> None:
@@ -287,30 +387,30 @@ def _params(function: Callable[..., Any]) -> list[str]:
         return list(params)
 
 
-@functools.cache
-def _monitor(forbidden: tuple[str, ...], aten: bool) -> ForbiddenCallMonitor:
-    """The monitor for a set of rules, made once (it starts afresh each time it is entered)."""
-    return ForbiddenCallMonitor.for_keys(forbidden, aten=aten)
+class Watch(Protocol):
+    """What watches a call for forbidden calls: a ``ForbiddenCallMonitor`` here, the child's ``Refusals`` in the sandbox."""
+
+    violations: list[Violation]
+    tampered: bool
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(self, *exc_info: object) -> object: ...
 
 
 def run_call(
     module: ModuleType, name: str, args: tuple, kwargs: dict, *,
-    forbidden: tuple[str, ...], timeout: float | None, module_file: str, aten: bool = True,
+    watch: Watch, timeout: float | None, module_file: str,
 ) -> Outcome:
-    """Call the student's ``name`` on copies of the arguments, under the monitor and a time limit.
-
-    ``aten=False`` watches for forbidden calls by builtin rather than by operator
-    (``autograder.sandbox.monitor``: cheaper, for a function already watched once).
-    """  # fmt: skip
+    """Call the student's ``name`` on copies of the arguments, under ``watch`` and a time limit."""  # fmt: skip
     function = getattr(module, name, None)
     if not callable(function):
         return Outcome(missing=True)
     params = _params(function)
     given_args, given_kwargs = copy_args(args), copy_args(kwargs)
     outcome = Outcome(params=params)
-    monitor = _monitor(forbidden, aten)
     try:
-        with monitor, _time_limit(timeout):
+        with watch, _time_limit(timeout):
             outcome.result = function(*given_args, **given_kwargs)
     except _CallTimedOut:
         outcome.timed_out = True
@@ -319,9 +419,9 @@ def run_call(
     except Exception as exc:  # noqa: BLE001 - the student's exception, reported
         outcome.exception = exc
         frames = [[f.filename, f.lineno, f.name, f.line] for f in student_frames(exc, module_file)]
-        outcome.raised = {"type": type(exc).__name__, "message": str(exc), "frames": frames}
-    outcome.violations = [(v.shown_as, v.caught) for v in monitor.violations]
-    outcome.tampered = monitor.tampered
+        outcome.raised = {"type": type(exc).__name__, "message": _message(exc), "frames": frames[-20:]}
+    outcome.violations = [(v.shown_as, v.caught) for v in watch.violations]
+    outcome.tampered = watch.tampered
     labels = [f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in range(len(args))]
     pairs = [pair for label, a, b in zip(labels, args, given_args) for pair in tensor_pairs(a, b, label)]
     pairs += [pair for key in kwargs for pair in tensor_pairs(kwargs[key], given_kwargs[key], f"`{key}`")]

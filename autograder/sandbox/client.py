@@ -27,12 +27,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.sandbox.call import ImportFailed, Outcome, ProcessDied, read_helpers, read_source
+from autograder.sandbox.call import MESSAGE_CAP, ImportFailed, Outcome, ProcessDied, SandboxFailed, read_helpers, read_source
 from autograder.sandbox.launch import bubblewrap_available, launch, warn_unsandboxed
-from autograder.sandbox.wire import Frames, ProtocolError, decode, framed
+from autograder.sandbox.wire import MAX_MESSAGE, Frames, ProtocolError, decode, encode, framed
 
 START_TIMEOUT = 120.0  # seconds for a sandbox to import torch and say it is ready
 GRACE = 5.0  # seconds past a call's own time limit before the sandbox is replaced
+OPEN_ANSWER_BYTES = 2**16  # "started", then "ok" or the reason the module did not import
+ANSWER_BYTES = 8 * 2**20  # what one call's answer may take, besides four times the size of its arguments
 
 
 @dataclass(frozen=True)
@@ -97,35 +99,47 @@ class Sandbox:
         elif not self._ready:
             self._await_ready()
 
-    def open(self, request: dict, timeout: float) -> dict:
-        """Start a child for one submission (``request`` as ``autograder.sandbox.zygote`` says); its first answer."""
+    def open(self, request: dict, files: dict, timeout: float) -> dict:
+        """Start a child for one submission (``request`` and ``files`` as ``autograder.sandbox.zygote`` says); its first answer.
+
+        ``{"died": ..., "before_start": True}``: the child died before the student's code ran.
+        """
         self.ready()
         self.close()
         inbox_r, inbox_w = os.pipe()
         outbox_r, outbox_w = os.pipe()
+        submission = os.memfd_create("submission")  # the child reads it; the zygote only passes it on
         try:
+            os.write(submission, encode(files))
             assert self._control is not None
             data = framed(request)
-            socket.send_fds(self._control.socket, [data[:8]], [inbox_r, outbox_w])
+            socket.send_fds(self._control.socket, [data[:8]], [inbox_r, outbox_w, submission])
             self._control.socket.sendall(data[8:])
         except OSError:
-            for fd in (inbox_r, inbox_w, outbox_r, outbox_w):
+            for fd in (inbox_w, outbox_r):
                 os.close(fd)
             self.stop()
-            return {"died": "the sandbox stopped"}
-        os.close(inbox_r)
-        os.close(outbox_w)
+            return {"died": "the sandbox stopped", "before_start": True}
+        finally:
+            for fd in (inbox_r, outbox_w, submission):
+                os.close(fd)
         os.set_blocking(inbox_w, False)
-        self._child = (inbox_w, _Channel(outbox_r))
-        return self._answer(time.monotonic() + timeout)
+        self._child = (inbox_w, _Channel(outbox_r, limit=OPEN_ANSWER_BYTES))
+        deadline = time.monotonic() + timeout
+        started = self._answer(deadline)
+        if started != {"started": True}:
+            return {**started, "before_start": True} if "died" in started else {"died": f"unexpected answer {started!r:.100}"}
+        return self._answer(deadline)
 
     def call(self, message: dict, timeout: float) -> dict:
         """Send one call to the open child and wait for its answer."""
         if self._child is None:
             return {"died": "no module is open"}
         deadline = time.monotonic() + timeout
+        request = framed(message)
+        self._child[1].frames.limit = ANSWER_BYTES + 4 * len(request)  # a result is about as large as the arguments
         try:
-            _write_by(self._child[0], framed(message), deadline)
+            _write_by(self._child[0], request, deadline)
         except TimeoutError:
             self.close()
             return {"died": f"took no request within {timeout:g} s", "timed_out": True}
@@ -221,9 +235,9 @@ class Sandbox:
 class _Channel:
     """The grader's end of a pipe or socket from the sandbox, read in whole frames."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, *, limit: int = MAX_MESSAGE) -> None:
         self.fd, self.closed = fd, False
-        self.frames = Frames()
+        self.frames = Frames(limit=limit)
         self._socket: socket.socket | None = None
 
     @property
@@ -281,17 +295,20 @@ class SandboxedModule:
 
     def _open(self) -> None:
         """Have the sandbox fork a child that imports the module (``ImportFailed`` when it does not)."""
-        source, helpers = read_source(self.module_file), read_helpers(self.module_file)
+        files = {"source": read_source(self.module_file), "helpers": read_helpers(self.module_file)}
         answer = self.sandbox.open(
             {
-                "op": "open", "module": self.name, "source": source, "helpers": helpers,
-                "filename": f"/submission/{self.module_file.name}", "forbidden": list(self.forbidden),
-                "timeout": self.call_timeout, "limits": asdict(self.sandbox.limits),
+                "op": "open", "module": self.name, "filename": f"/submission/{self.module_file.name}",
+                "forbidden": list(self.forbidden), "timeout": self.call_timeout, "limits": asdict(self.sandbox.limits),
             },
-            timeout=(self.call_timeout or 60.0) + GRACE,
+            files, timeout=(self.call_timeout or 60.0) + GRACE,
         )  # fmt: skip
-        if not answer.get("ok"):
-            raise ImportFailed(str(answer.get("reason") or f"{self.module_file.name} could not be imported: it {answer.get('died')}"))
+        if answer.get("before_start"):
+            raise SandboxFailed(f"the sandbox failed before {self.module_file.name} was imported: it {answer.get('died')}")
+        if answer.get("ok") is not True:
+            reason = answer.get("reason")
+            reason = reason[:MESSAGE_CAP] if type(reason) is str else f"{self.module_file.name} could not be imported: it {answer.get('died')}"
+            raise ImportFailed(reason)
         self._opened = True
 
     def run(self, function: str, args: tuple, kwargs: dict) -> Outcome:
@@ -303,7 +320,11 @@ class SandboxedModule:
         if "died" in answer:
             self._opened = False
             raise ProcessDied(str(answer["died"]), timed_out=bool(answer.get("timed_out")))
-        return Outcome.from_message(answer)
+        try:
+            return Outcome.from_message(answer)
+        except ValueError as exc:  # not what an honest child sends: the call failed, and the child goes
+            self.close()
+            raise ProcessDied(f"it answered what the grader cannot take ({exc})") from None
 
     def close(self) -> None:
         """End this submission's child in the sandbox."""

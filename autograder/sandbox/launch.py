@@ -20,7 +20,14 @@ from pathlib import Path
 
 import autograder
 
-ZYGOTE = "autograder.sandbox.zygote"  # the module the sandbox runs
+TMP_BYTES = 64 * 2**20  # the sandbox's private /tmp: a tmpfs of this size, emptied between submissions
+
+
+def zygote_command(python: str) -> list[str]:
+    """How Python starts the zygote: isolated (``-I``: no current folder, user site or ``PYTHON*`` variable on its path)."""
+    home = str(Path(autograder.__file__).resolve().parent.parent)
+    boot = f"import sys; sys.path.insert(0, {home!r}); from autograder.sandbox.zygote import main; main()"
+    return [python, "-I", "-c", boot]
 
 
 class SandboxWarning(UserWarning):
@@ -44,13 +51,14 @@ def bwrap_command(python: str) -> list[str]:
     readable |= {str(Path(python).resolve().parent.parent)}
     # The private /tmp comes first: bound after it, a project or venv that lives under /tmp stays visible.
     # No capabilities: a grader running as root would otherwise hand them to student code (bwrap keeps them for root).
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--clearenv", "--tmpfs", "/tmp"]
+    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--clearenv"]
+    command += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for path in sorted(readable):
         command += ["--ro-bind-try", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/", "--chdir", "/"]  # a read-only working folder
     for key, value in zygote_environment(private_pids=True).items():
         command += ["--setenv", key, value]
-    return [*command, python, "-m", ZYGOTE]
+    return [*command, *zygote_command(python)]
 
 
 def zygote_environment(*, private_pids: bool) -> dict[str, str]:
@@ -85,8 +93,7 @@ def launch(*, bubblewrap: bool, core: int | None = None) -> tuple[subprocess.Pop
     if bubblewrap:
         command, env = bwrap_command(python), None
     else:
-        command, env = [python, "-m", ZYGOTE], zygote_environment(private_pids=False)
-        env["PYTHONPATH"] = str(Path(autograder.__file__).resolve().parent.parent)
+        command, env = zygote_command(python), zygote_environment(private_pids=False)
     ours, theirs = socket.socketpair()
     mine = os.sched_getaffinity(0)
     if core is not None:
@@ -95,7 +102,7 @@ def launch(*, bubblewrap: bool, core: int | None = None) -> tuple[subprocess.Pop
         with theirs:
             process = subprocess.Popen(
                 command, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=env, cwd="/tmp", start_new_session=True,
+                env=env, cwd="/", start_new_session=True,
             )  # fmt: skip
     finally:
         if core is not None:

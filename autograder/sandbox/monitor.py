@@ -1,30 +1,27 @@
-"""The monitor that catches forbidden calls (``autograder.forbidden``) while student code runs (in the sandbox).
+"""The monitor that catches forbidden calls (``autograder.forbidden``) while a student's self-check runs.
+
+It lives in the student's own process, so a submission can switch it off: it
+is a teacher, not a guard. When a class is graded, the sandboxed child refuses
+the forbidden calls outright instead (``autograder.sandbox.refuse``).
 
 While a student's function runs, ``ForbiddenCallMonitor`` watches three levels:
 
-- ATen operators, through a ``TorchDispatchMode``: every route to a convolution
+- dispatcher operators, through a ``TorchDispatchMode``: every route to a convolution
   (``F.conv2d``, ``torch.conv2d``, ``nn.Conv2d``, ``torch.ops.aten.convolution``)
-  ends in the same operator, so an alias or a private path is caught too;
-- the builtins that enter those operators from Python (``torch.conv2d``,
-  ``torch._C._nn.im2col``, ``torch.ops.aten.convolution.default``...), by
-  identity, through ``sys.setprofile``: the same routes, minus those that reach
-  the operator from C++ alone, at a fraction of the dispatch mode's cost (it
-  runs Python on every operator, and loop-style student code runs thousands);
-- Python functions, by code object, through the same profile hook: composites
-  that never reach a distinctive operator (``F.pad(mode="circular")``,
-  ``numpy.pad``, every ``torch.nn.init`` function) are caught however the
-  student named them.
+  ends in an operator of the rule's family, so an alias or a private path is caught too;
+- Python functions, by code object, through ``sys.setprofile``: composites
+  that never reach a distinctive operator (``numpy.pad``, every
+  ``torch.nn.init`` function) are caught however the student named them;
+- C functions a rule names by their Python path (numpy's ``correlate``), by
+  identity, through the same profile hook.
 
-The batch grader watches a function's calls at the ATen level until one of them
-returns, and by builtin after that (``aten=False``); self-checks always watch
-every level. The monitor records what it sees and never changes the
-computation; the caller fails the check afterwards. It also notices when student
-code removed its hooks, which only a submission working against the grader does.
+The monitor records what it sees and never changes the computation; the
+caller fails the check afterwards. It also notices when student code removed
+its hooks, which only a submission working against the grader does.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 import sys
@@ -38,11 +35,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from autograder.forbidden import RULES, Rule, Violation, short_name
 
 
-def _resolve(dotted: str) -> Iterable[tuple[str, types.CodeType]]:
-    """Code objects for a dotted path (``pkg.mod.func``, ``pkg.mod.Class.meth`` or ``pkg.mod.*``).
+def resolve(dotted: str) -> Iterable[tuple[str, object]]:
+    """The functions a dotted path names (``pkg.mod.func``, ``pkg.mod.Class.meth`` or ``pkg.mod.*``), unwrapped.
 
-    Only modules already imported are looked at: a library the submission has
-    not imported cannot have been called.
+    Only modules already imported are looked at (and torch's and numpy's): a
+    library the submission has not imported cannot have been called.
     """
     parts = dotted.split(".")
     for cut in range(len(parts) - 1, 0, -1):
@@ -59,51 +56,23 @@ def _resolve(dotted: str) -> Iterable[tuple[str, types.CodeType]]:
     if attrs == ["*"]:
         for name, member in vars(obj).items():
             if inspect.isfunction(member) and member.__module__ == obj.__name__:
-                yield f"{module_name}.{name}", member.__code__
+                yield f"{module_name}.{name}", member
         return
     for attr in attrs:
         obj = getattr(obj, attr, None)
         if obj is None:
             return
     obj = getattr(obj, "_implementation", obj)  # numpy's array-function dispatchers
-    code = getattr(inspect.unwrap(obj), "__code__", None)
-    if code is not None:
-        yield dotted, code
+    yield dotted, inspect.unwrap(obj)
 
 
-def _builtin_homes() -> dict[str, object]:
-    """Where torch keeps the builtins a student can call (``torch._C`` submodules are not importable by name)."""
-    return {  # later names win where two hold the same builtin: torch.conv2d is F.conv2d
-        "torch._C._VariableFunctions": torch._C._VariableFunctions, "torch._C._nn": torch._C._nn,
-        "torch._C._special": torch._C._special, "torch": torch, "torch.nn.functional": torch.nn.functional,
-    }  # fmt: skip
+_RESOLVED: dict[str, list[tuple[str, object]]] = {}
 
 
-@functools.cache
-def _builtins(rule: Rule) -> dict[int, Violation]:
-    """The Python-callable builtins that enter ``rule``'s operators, by ``id``: the public names and ``torch.ops.aten``."""
-    found: dict[int, Violation] = {}
-    for op in sorted(rule.aten):
-        for home, namespace in _builtin_homes().items():
-            builtin = getattr(namespace, op, None)
-            if isinstance(builtin, types.BuiltinFunctionType):
-                found[id(builtin)] = Violation(rule.shown_as, short_name(f"{home}.{op}"))
-        try:
-            packet = getattr(torch.ops.aten, op)
-        except (AttributeError, RuntimeError):
-            continue
-        for overload in [packet, *(getattr(packet, name) for name in packet.overloads())]:
-            found[id(overload._op)] = Violation(rule.shown_as, f"aten.{op}")
-    return found
-
-
-_RESOLVED: dict[str, list[tuple[str, types.CodeType]]] = {}
-
-
-def _resolved(dotted: str) -> list[tuple[str, types.CodeType]]:
-    """``_resolve``, remembered once it finds something (until then a later import may make it)."""
+def _resolved(dotted: str) -> list[tuple[str, object]]:
+    """``resolve``, remembered once it finds something (until then a later import may make it)."""
     if dotted not in _RESOLVED:
-        found = list(_resolve(dotted))
+        found = list(resolve(dotted))
         if not found:
             return found
         _RESOLVED[dotted] = found
@@ -125,9 +94,10 @@ class _AtenWatch(TorchDispatchMode):
         return False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        rule = self.monitor.aten_rules.get(func.overloadpacket.__name__)
+        operator = func._schema.name  # "aten::convolution"
+        rule = self.monitor.rule_for(operator)
         if rule is not None:
-            self.monitor.record(Violation(rule.shown_as, f"aten.{func.overloadpacket.__name__}"))
+            self.monitor.record(Violation(rule.shown_as, operator.replace("::", ".")))
         return func(*args, **(kwargs or {}))
 
 
@@ -136,21 +106,25 @@ class ForbiddenCallMonitor:
     """Context manager: while active, forbidden calls are recorded in ``violations``."""
 
     rules: tuple[Rule, ...]
-    aten: bool = True  # watch every ATen operator (False: the builtins that enter them)
     violations: list[Violation] = field(default_factory=list)
     tampered: bool = False
 
     @classmethod
-    def for_keys(cls, keys: Iterable[str], *, aten: bool = True) -> ForbiddenCallMonitor:
+    def for_keys(cls, keys: Iterable[str]) -> ForbiddenCallMonitor:
         """A monitor for the rule keys an assignment lists."""
-        return cls(rules=tuple(RULES[key] for key in keys), aten=aten)
+        return cls(rules=tuple(RULES[key] for key in keys))
 
     def __post_init__(self) -> None:
-        self.aten_rules = {op: rule for rule in self.rules for op in rule.aten}
+        self._operator_rules: dict[str, Rule | None] = {}
         self._codes: dict[types.CodeType, Violation] = {}
-        # with the dispatch mode on, it sees all the builtins would (and names the operator)
-        self._builtins = {} if self.aten else {key: v for rule in self.rules for key, v in _builtins(rule).items()}
+        self._python_builtins: dict[int, Violation] = {}  # C functions a rule names by their Python path
         self._mode: _AtenWatch | None = None
+
+    def rule_for(self, operator: str) -> Rule | None:
+        """The rule whose family holds the dispatcher operator ``ns::name``, if any (remembered)."""
+        if operator not in self._operator_rules:
+            self._operator_rules[operator] = next((rule for rule in self.rules if rule.forbids(operator)), None)
+        return self._operator_rules[operator]
 
     def record(self, violation: Violation) -> None:
         """Note a forbidden call (once per kind)."""
@@ -161,7 +135,7 @@ class ForbiddenCallMonitor:
         if event == "call":
             violation = self._codes.get(frame.f_code)
         elif event == "c_call":
-            violation = self._builtins.get(id(arg))
+            violation = self._python_builtins.get(id(arg))
         else:
             return
         if violation is not None:
@@ -170,22 +144,25 @@ class ForbiddenCallMonitor:
     def __enter__(self) -> ForbiddenCallMonitor:
         self.violations.clear()
         self.tampered = False
-        self._codes = {
-            code: Violation(rule.shown_as, short_name(name))
-            for rule in self.rules
-            for pattern in rule.python
-            for name, code in _resolved(pattern)
-        }
-        self._mode = _AtenWatch(self) if self.aten and self.aten_rules else None
+        self._codes, self._python_builtins = {}, {}
+        for rule in self.rules:
+            for pattern in rule.python:
+                for name, function in _resolved(pattern):
+                    violation = Violation(rule.shown_as, short_name(name))
+                    if isinstance(function, types.BuiltinFunctionType):  # numpy's C functions
+                        self._python_builtins[id(function)] = violation
+                    elif (code := getattr(function, "__code__", None)) is not None:
+                        self._codes[code] = violation
+        self._mode = _AtenWatch(self) if any(rule.operators for rule in self.rules) else None
         if self._mode is not None:
             self._mode.__enter__()
         self._previous_profile = sys.getprofile()
-        if self._codes or self._builtins:
+        if self._codes or self._python_builtins:
             sys.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._codes or self._builtins:
+        if self._codes or self._python_builtins:
             if sys.getprofile() != self._profile:
                 self.tampered = True
             sys.setprofile(self._previous_profile)

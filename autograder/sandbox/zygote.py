@@ -1,31 +1,38 @@
 """The zygote: where student code runs, inside the sandbox, and all that runs there.
 
-    python -m autograder.sandbox.zygote        (started by autograder.sandbox.launch, inside bubblewrap)
+    python -I -c "...; from autograder.sandbox.zygote import main; main()"   (autograder.sandbox.launch, in bubblewrap)
 
 It imports torch once, sets one thread (a fork after a multi-threaded torch
-op can hang the child: shared/PERFORMANCE.md), and becomes a zygote: it forks
-one child per submission and otherwise stays out of the way. Its standard
-input is a Unix socket to the grader, the control channel, carrying
+op can hang the child: shared/PERFORMANCE.md), works out how to refuse each
+rule's forbidden calls (``autograder.sandbox.refuse``), and becomes a zygote:
+it forks one child per submission and otherwise stays out of the way. Its
+standard input is a Unix socket to the grader, the control channel, carrying
 ``autograder.sandbox.wire`` messages:
 
-- ``{"op": "open", "module", "filename", "source", "helpers", "forbidden", "timeout", "limits"}``,
-  with two pipe ends attached (``SCM_RIGHTS``): fork a child that applies the
-  resource limits, imports the module from its source text (the submission's
-  files are never on the sandbox's disk; its other modules, ``helpers`` by name,
-  are importable from theirs) and serves calls over those two pipes,
-  straight to the grader: ``{"ok": True}`` or ``{"ok": False, "reason": ...}``
-  first, then one ``Outcome`` message per ``{"op": "call", "function", "args",
-  "kwargs"}``.
+- ``{"op": "open", "module", "filename", "forbidden", "timeout", "limits"}``,
+  with three descriptors attached (``SCM_RIGHTS``): the two pipe ends of the
+  child's own channel to the grader, and a memory file holding the
+  submission's files. The zygote forks a child and never reads that file: the
+  child does, after the fork, so no student's source is ever in the zygote's
+  memory for a later child to find. The child catches its output, refuses the
+  assignment's forbidden calls and threads, applies the resource limits, says
+  ``{"started": True}`` (all before that is the grader's code: a death there is
+  the grader's failure, not the student's), imports the module from its source
+  text (the submission's other modules, ``helpers`` by name, are importable
+  from theirs), says ``{"ok": True}`` or ``{"ok": False, "reason": ...}``, then
+  answers each ``{"op": "call", "function", "args", "kwargs"}`` with one
+  ``Outcome`` message, straight to the grader.
 - ``{"op": "close"}``: the child ends, every process it left behind is killed,
-  and the zygote answers ``{"event": "closed"}``.
+  /tmp is emptied and made writable again, and the zygote answers
+  ``{"event": "closed"}``.
 
 A child that dies on its own is reported on the control channel, the moment it
 dies: ``{"event": "died", "reason": "killed by signal 11 (SIGSEGV)"}``. Calls
 never pass through the zygote, so a call costs one hop each way; the grader
 reads the child's answers with its own deadline and limits, and decodes them
 with the same care as anything else from the sandbox. What the child prints
-goes to a nameless file in the private /tmp (bounded by the file-size limit)
-and comes back, capped, with each call's answer.
+goes to a nameless file in memory (bounded by the file-size limit) and comes
+back, capped, with each call's answer.
 """
 
 from __future__ import annotations
@@ -39,12 +46,13 @@ import signal
 import socket
 import struct
 import sys
-import tempfile
 from typing import Any
 
 import torch
 
-from autograder.sandbox.call import HelperModules, ImportFailed, Outcome, load_source, run_call
+from autograder.forbidden import RULES
+from autograder.sandbox.call import PRINTED_CAP, HelperModules, ImportFailed, Outcome, load_source, run_call
+from autograder.sandbox.refuse import REFUSALS, prepare, refuse
 from autograder.sandbox.wire import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
 
 LIMITS = {
@@ -66,17 +74,14 @@ def _apply_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(LIMITS[key], (value, value))
 
 
-PRINTED_CAP = 4096  # bytes of a call's output sent back; the file-size limit bounds what it may write
-
-
 def _catch_output() -> int:
-    """Send stdout and stderr to a nameless file in the private /tmp; its descriptor."""
-    caught = tempfile.TemporaryFile(dir="/tmp")
-    os.dup2(caught.fileno(), 1)
-    os.dup2(caught.fileno(), 2)
+    """Send stdout and stderr to a nameless file in memory (no file system needed); its descriptor."""
+    caught = os.memfd_create("printed")
+    os.dup2(caught, 1)
+    os.dup2(caught, 2)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the file-size limit a print fails; the child lives on
     sys.stdout, sys.stderr = _unbuffered(1), _unbuffered(2)  # nothing held back to surface in a later call
-    return os.dup(caught.fileno())
+    return caught
 
 
 def _unbuffered(fd: int) -> io.TextIOWrapper:
@@ -100,34 +105,50 @@ def _take_output(fd: int) -> str:
     return text if size <= PRINTED_CAP else f"{text}\n[{size - PRINTED_CAP} more bytes not kept]"
 
 
-def _serve_child(request: dict, inbox: Any, outbox: Any) -> None:
-    """The child: limits, the module, then calls until the pipe closes."""
+SUBMISSION_CAP = 32 * 2**20  # bytes of a submission's files (its module and up to 20 helpers of at most 1 MiB each)
+
+
+def _read_submission(fd: int) -> dict[str, Any]:
+    """The submission's files, from the memory file the grader filled: ``{"source": ..., "helpers": {name: source}}``.
+
+    Read here, in the child, after the fork: the zygote, which outlives every
+    submission, never holds a student's source in its memory.
+    """
+    with os.fdopen(fd, "rb") as file:
+        file.seek(0)
+        files = decode(file.read(SUBMISSION_CAP))
+    helpers = files.get("helpers") if type(files) is dict else None
+    if not (type(files.get("source")) is str and type(helpers) is dict and all(type(v) is str for v in helpers.values())):
+        raise ProtocolError("the submission's files are not {source, helpers}")
+    return files
+
+
+def _serve_child(request: dict, inbox: Any, outbox: Any, submission: int) -> None:
+    """The child: its output caught, its limits, its refusals, then the module, then calls until the pipe closes."""
     output = _catch_output()
+    files = _read_submission(submission)
+    refuse(RULES[key] for key in request["forbidden"] if key in RULES)
     _apply_limits(request.get("limits", {}))
-    helpers = request.get("helpers")
-    if type(helpers) is dict and all(type(k) is str and type(v) is str for k, v in helpers.items()):
-        sys.meta_path.insert(0, HelperModules(helpers, folder=os.path.dirname(request["filename"])))
+    if files["helpers"]:
+        sys.meta_path.insert(0, HelperModules(files["helpers"], folder=os.path.dirname(request["filename"])))
+    write_message(outbox, {"started": True})  # up to here the child ran only the grader's code; from here, the student's
     try:
-        module = load_source(request["source"], request["filename"], request["module"])
+        module = load_source(files["source"], request["filename"], request["module"])
     except ImportFailed as failure:
         write_message(outbox, {"ok": False, "reason": str(failure)})
         return
     _take_output(output)  # what the module printed as it was imported is not any check's
     write_message(outbox, {"ok": True})
-    forbidden, timeout = tuple(request["forbidden"]), request["timeout"]
-    returned: set[str] = set()  # functions watched at the ATen level until a call returns (autograder.sandbox.monitor)
+    timeout = request["timeout"]
     while True:
         try:
             call = read_message(inbox)
         except EOFError:
             return
-        name = call["function"]
         outcome = run_call(
-            module, name, tuple(call["args"]), call["kwargs"],
-            forbidden=forbidden, timeout=timeout, module_file=request["filename"], aten=name not in returned,
+            module, call["function"], tuple(call["args"]), call["kwargs"],
+            watch=REFUSALS, timeout=timeout, module_file=request["filename"],
         )  # fmt: skip
-        if outcome.raised is None and not outcome.timed_out and outcome.exit_code is None and not outcome.missing:
-            returned.add(name)
         outcome.printed = _take_output(output)
         if PRIVATE_PIDS:
             _kill_strays()  # nothing a call started outlives it
@@ -149,6 +170,30 @@ def _kill_strays() -> None:
     _reap_zombies()
 
 
+def _fresh_tmp() -> None:
+    """Empty the sandbox's private /tmp and make it writable again: the next submission finds nothing of this one's.
+
+    A /tmp that cannot be emptied (a tree too deep to name) ends the zygote: the
+    grader starts a fresh sandbox, with a fresh /tmp, for the next submission.
+    """
+    try:
+        folders, pending = [], ["/tmp"]
+        while pending:
+            folder = pending.pop()
+            os.chmod(folder, 0o1777 if folder == "/tmp" else 0o700)  # the submission may have taken the rights away
+            folders.append(folder)
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    else:
+                        os.unlink(entry.path)
+        for folder in reversed(folders[1:]):
+            os.rmdir(folder)
+    except OSError:
+        os._exit(1)
+
+
 def _reap_zombies() -> None:
     while True:
         try:
@@ -162,7 +207,7 @@ def receive(control: socket.socket) -> tuple[dict, list[int]]:
     """The grader's next request on the control channel, and the descriptors that came with it."""
     head, fds = b"", []
     while len(head) < 8:
-        data, received, _, _ = socket.recv_fds(control, 8 - len(head), 2)
+        data, received, _, _ = socket.recv_fds(control, 8 - len(head), 3)
         fds += received
         if not data:
             raise EOFError("the grader closed the control channel")
@@ -205,7 +250,7 @@ class Zygote:
                     self._end_child(kill=True)
                     return
                 op = request.get("op")
-                if op == "open" and len(fds) == 2:
+                if op == "open" and len(fds) == 3:
                     self.open(request, *fds)
                     continue
                 for fd_received in fds:
@@ -216,18 +261,18 @@ class Zygote:
                 else:
                     self.send({"event": "error", "reason": f"unknown request {op!r}"})
 
-    def open(self, request: dict, inbox: int, outbox: int) -> None:
+    def open(self, request: dict, inbox: int, outbox: int, submission: int) -> None:
         self._end_child(kill=True)
         pid = os.fork()
-        if pid == 0:  # the child: it keeps only its own two pipes to the grader
+        if pid == 0:  # the child: it keeps only its own two pipes to the grader, and the submission's files
             try:
                 self.control.close()
                 os.setsid()
-                _serve_child(request, os.fdopen(inbox, "rb"), os.fdopen(outbox, "wb"))
+                _serve_child(request, os.fdopen(inbox, "rb"), os.fdopen(outbox, "wb"), submission)
             finally:
                 os._exit(0)
-        os.close(inbox)
-        os.close(outbox)
+        for fd in (inbox, outbox, submission):
+            os.close(fd)
         self.child, self.pidfd = pid, os.pidfd_open(pid)
         self.poller.register(self.pidfd, select.POLLIN)
 
@@ -247,6 +292,7 @@ class Zygote:
         _, status = os.waitpid(child, 0)
         if PRIVATE_PIDS:
             _kill_strays()
+            _fresh_tmp()
         else:  # without a PID namespace of its own, only the child's session can be told apart
             try:
                 os.killpg(child, signal.SIGKILL)
@@ -262,6 +308,7 @@ class Zygote:
 def main() -> None:
     torch.set_num_threads(1)
     torch.zeros(1).add_(1)  # settle torch's lazy set-up before any fork
+    prepare(RULES.values())  # what refusing each rule takes, worked out once: each child then carries it out in milliseconds
     _not_dumpable()
     gc.collect()
     gc.freeze()  # a child's collections then leave the zygote's objects, and their pages, alone
