@@ -8,6 +8,7 @@ grading worker), the attacker first where it attacks those graded after it.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -314,3 +315,32 @@ def test_a_sandbox_that_fails_before_the_module_loads_is_the_graders_failure(tmp
         assert student.sandbox_failure is not None
     finally:
         broken.stop()
+
+
+def test_where_cgroups_are_allowed_a_whole_sandbox_has_a_memory_cap(tmp_path):
+    from autograder.sandbox.cgroup import memory_cgroup
+
+    probe = memory_cgroup(2**30)
+    if probe is None:  # said plainly: the cap is where the system allows it; CI's machines allow it
+        assert not os.environ.get("CI"), "CI's machines let the grader make a memory cgroup"
+        pytest.skip("this system does not let the grader make a memory cgroup")
+    probe.parent.rmdir()
+    capped = Sandbox(bubblewrap=True, memory_cap=2**30)  # 1 GiB for the zygote and its child together
+    try:
+        student = open_student(submit(tmp_path, "mallory", HOARDER), capped)
+        with pytest.raises(CheckFailure, match=r"crashed the process running it \(killed by signal 9"):
+            student.hoards(X)  # 1.25 GiB written: within the child's own 4 GiB of address space, over the sandbox's cap
+        assert_same(open_student(submit(tmp_path, "ann", HOARDER), capped).fine(X), X)
+    finally:
+        capped.stop()
+
+
+HOARDER = """
+import torch
+
+def hoards(x):
+    return [torch.ones(2**26) for _ in range(5)]   # 5 x 256 MiB, each written
+
+def fine(x):
+    return x
+"""

@@ -82,11 +82,22 @@ def frame(header: dict, *buffers: bytes) -> bytes:
         frame({"body": 1, "buffers": [10]}, b"\0" * 4),
         b"\x00\x00\x00\x05{not",
         b"\x00",
+        frame({"body": {"$dict": [["a", 1, 2]]}, "buffers": []}),
+        frame({"body": {"$dict": [5]}, "buffers": []}),
+        frame({"body": {"$generator": 0}, "buffers": [3]}, b"abc"),
     ],
 )
 def test_malformed_or_hostile_frames_are_refused(bad):
     with pytest.raises(ProtocolError):
         decode(bad)
+
+
+def test_strings_from_the_sandbox_are_cut_to_a_bound():
+    value = decode(encode({"message": "x" * 10_000, "short": "ok", "y" * 9000: 1}), max_text=100)
+    assert value["short"] == "ok"
+    assert value["message"].startswith("x" * 100) and value["message"].endswith("[... 9900 more characters not kept]")
+    assert all(len(key) < 200 for key in value), "keys too"
+    assert decode(encode("x" * 10_000)) == "x" * 10_000, "no bound unless asked"
 
 
 def test_messages_on_a_stream_and_the_size_limit():

@@ -28,13 +28,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autograder.sandbox.call import MESSAGE_CAP, ImportFailed, Outcome, ProcessDied, SandboxFailed, read_helpers, read_source
-from autograder.sandbox.launch import bubblewrap_available, launch, warn_unsandboxed
+from autograder.sandbox.launch import MEMORY_CAP, bubblewrap_available, launch, warn_unsandboxed
 from autograder.sandbox.wire import MAX_MESSAGE, Frames, ProtocolError, decode, encode, framed
 
 START_TIMEOUT = 120.0  # seconds for a sandbox to import torch and say it is ready
 GRACE = 5.0  # seconds past a call's own time limit before the sandbox is replaced
 OPEN_ANSWER_BYTES = 2**16  # "started", then "ok" or the reason the module did not import
 ANSWER_BYTES = 8 * 2**20  # what one call's answer may take, besides four times the size of its arguments
+MAX_TEXT = 8192  # characters of any string in an answer (a message, what was printed, a returned string)
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class Sandbox:
     call, not the grader.
     """
 
-    def __init__(self, limits: Limits = Limits(), *, bubblewrap: bool | None = None) -> None:
-        self.limits = limits
+    def __init__(self, limits: Limits = Limits(), *, bubblewrap: bool | None = None, memory_cap: int = MEMORY_CAP) -> None:
+        self.limits, self.memory_cap = limits, memory_cap  # memory_cap: the whole sandbox's, where cgroups allow
         self.bubblewrap = bubblewrap_available() if bubblewrap is None else bubblewrap
         if not self.bubblewrap:
             warn_unsandboxed(stacklevel=3)
@@ -80,7 +81,7 @@ class Sandbox:
         return sandbox
 
     def _start(self) -> None:
-        self.process, control = launch(bubblewrap=self.bubblewrap)
+        self.process, control = launch(bubblewrap=self.bubblewrap, memory_cap=self.memory_cap)
         self._control, self._pid, self._ready = _Channel(control.detach()), self.process.pid, False
         self._await_ready()
 
@@ -160,7 +161,7 @@ class Sandbox:
                     except EOFError:  # the child closed its end: how it died comes on the control channel
                         continue
                     if frame is not None:
-                        answer = decode(frame)
+                        answer = decode(frame, max_text=MAX_TEXT)
                         return answer if type(answer) is dict else {"died": f"unexpected answer {answer!r:.100}"}
                     continue
                 if control in ready and (frame := control.read()) is not None:

@@ -19,8 +19,10 @@ import warnings
 from pathlib import Path
 
 import autograder
+from autograder.sandbox.cgroup import enter, memory_cgroup
 
 TMP_BYTES = 64 * 2**20  # the sandbox's private /tmp: a tmpfs of this size, emptied between submissions
+MEMORY_CAP = 6 * 2**30  # a whole sandbox's memory (its zygote, a child's 4 GiB address space, /tmp), where cgroups allow
 
 
 def zygote_command(python: str) -> list[str]:
@@ -83,8 +85,11 @@ def bubblewrap_available() -> bool:
     return probe.returncode == 0
 
 
-def launch(*, bubblewrap: bool, core: int | None = None) -> tuple[subprocess.Popen, socket.socket]:
+def launch(*, bubblewrap: bool, core: int | None = None, memory_cap: int = MEMORY_CAP) -> tuple[subprocess.Popen, socket.socket]:
     """Start a zygote (on ``core`` alone, if given) without waiting for it; the process and our end of its control socket.
+
+    The zygote and all it forks share a memory cgroup of ``memory_cap`` bytes where
+    the system lets the grader make one (``autograder.sandbox.cgroup``).
 
     The zygote gets the other end as its standard input, in a session of its
     own, so that killing that session kills the zygote and all it started.
@@ -94,6 +99,7 @@ def launch(*, bubblewrap: bool, core: int | None = None) -> tuple[subprocess.Pop
         command, env = bwrap_command(python), None
     else:
         command, env = zygote_command(python), zygote_environment(private_pids=False)
+    command = enter(command, memory_cgroup(memory_cap))  # where the system allows it, all the sandbox holds is capped
     ours, theirs = socket.socketpair()
     mine = os.sched_getaffinity(0)
     if core is not None:

@@ -122,8 +122,13 @@ def encode(obj: Any) -> bytes:
 
 
 class _Decoder:
-    def __init__(self, buffers: list[bytes]) -> None:
-        self.buffers = buffers
+    def __init__(self, buffers: list[bytes], max_text: int | None) -> None:
+        self.buffers, self.max_text = buffers, max_text
+
+    def text(self, value: str) -> str:
+        if self.max_text is None or len(value) <= self.max_text:
+            return value
+        return f"{value[: self.max_text]}[... {len(value) - self.max_text} more characters not kept]"
 
     def buffer(self, index: Any) -> bytes:
         if type(index) is not int or not 0 <= index < len(self.buffers):
@@ -149,7 +154,9 @@ class _Decoder:
     def value(self, obj: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
             raise ProtocolError("value nested too deeply")
-        if obj is None or type(obj) in (bool, int, float, str):
+        if type(obj) is str:
+            return self.text(obj)
+        if obj is None or type(obj) in (bool, int, float):
             return obj
         if type(obj) is list:
             return [self.value(item, depth + 1) for item in obj]
@@ -161,7 +168,7 @@ class _Decoder:
         if tag == "$size" and type(content) is list and all(type(s) is int for s in content):
             return torch.Size(content)
         if tag == "$dict" and type(content) is list:
-            return {str(key): self.value(item, depth + 1) for key, item in content}
+            return {self.text(str(key)): self.value(item, depth + 1) for key, item in content}
         if tag == "$float" and content in ("nan", "inf", "-inf"):
             return float(content)
         if tag == "$tensor":
@@ -177,8 +184,8 @@ class _Decoder:
         raise ProtocolError(f"unknown tag {tag!r:.50}")
 
 
-def decode(frame: bytes) -> Any:
-    """The value in one frame (``ProtocolError`` when it is malformed)."""
+def decode(frame: bytes, *, max_text: int | None = None) -> Any:
+    """The value in one frame (``ProtocolError`` when it is malformed); strings cut to ``max_text`` characters if given."""
     if len(frame) < _HEADER.size:
         raise ProtocolError("truncated frame")
     (length,) = _HEADER.unpack_from(frame)
@@ -195,7 +202,10 @@ def decode(frame: bytes) -> Any:
         offset += size
     if offset != len(frame):
         raise ProtocolError("frame length does not match its buffers")
-    return _Decoder(buffers).value(header.get("body"))
+    try:
+        return _Decoder(buffers, max_text).value(header.get("body"))
+    except (TypeError, ValueError, RuntimeError) as exc:  # a malformed entry (a "$dict" item that is no pair, a bad generator state)
+        raise ProtocolError(f"malformed value: {exc}") from None
 
 
 def write_frame(stream: BinaryIO, frame: bytes) -> None:
