@@ -344,3 +344,60 @@ def hoards(x):
 def fine(x):
     return x
 """
+
+
+# Through the whole grader: one worker, the attacker graded first.
+
+SPOILING_TINY = '''
+import os
+for name in ("statistics.py", "torch.py"):                   # modules for the next students to import
+    with open(f"/tmp/{name}", "w") as planted:
+        planted.write("raise SystemExit('planted')\\n")
+os.chmod("/tmp", 0o555)                                        # and /tmp locked
+
+def double(x):
+    if not hasattr(x, "shape"):
+        raise TypeError("x must be a tensor")
+    return 2 * x
+'''
+
+
+def test_a_spoiler_graded_first_in_one_worker_changes_no_later_grade(tiny_course, tmp_path):
+    from tests.test_grade import _grade_tiny
+
+    submitted = tmp_path / "submitted"
+    reference = (tiny_course / "source" / "01_tiny" / "tiny.py").read_text()
+    for student, text in (("aaron", SPOILING_TINY), ("bea", reference), ("cid", "import statistics\n" + reference)):
+        (submitted / student / "01_tiny").mkdir(parents=True)
+        (submitted / student / "01_tiny" / "tiny.py").write_text(text)
+    output, rows = _grade_tiny(submitted, tmp_path / "out", tiny_course)
+    assert output.index("aaron/") < output.index("bea/") < output.index("cid/"), "the spoiler first, in the one worker"
+    full = {key: row for key, row in rows.items() if float(row["score"]) == float(row["max_score"]) > 0}
+    assert set(full) == {("aaron", "01_tiny"), ("bea", "01_tiny"), ("cid", "01_tiny")}, rows
+    assert {row["status"] for row in rows.values()} == {"graded"}
+
+
+def test_a_sandbox_broken_before_any_code_runs_is_graded_again_then_a_grader_error(tiny_course, tmp_path):
+    from autograder.grading import chunk
+    from autograder.grading.jobs import plan
+
+    submitted = tmp_path / "submitted"
+    (submitted / "ann" / "01_tiny").mkdir(parents=True)
+    (submitted / "ann" / "01_tiny" / "tiny.py").write_text((tiny_course / "source" / "01_tiny" / "tiny.py").read_text())
+    out = tmp_path / "out"
+    jobs = plan(submitted, tiny_course / "source", ["01_tiny"], out, call_timeout=5.0, budget=None)
+    broken = Sandbox(Limits(open_files=2**40), bubblewrap=True)  # no child of it gets as far as the student's code
+    started: list[int] = []
+    ready = broken.ready
+    broken.ready = lambda: (started.append(1), ready())[1]  # type: ignore[method-assign]
+    rows = []
+    chunk.use_sandbox(broken)
+    try:
+        chunk.grade_chunk(jobs, call_timeout=5.0, report=lambda job, row: rows.append(row))
+    finally:
+        broken.stop()
+        chunk._sandbox = None
+    assert [row.status.split(":")[0] for row in rows] == ["grader error"], rows
+    assert "the sandbox failed before tiny.py was imported" in rows[0].status
+    assert len(started) >= 2, "graded again in a fresh sandbox before giving up"
+    assert not (out / "ann" / "01_tiny" / "results.json").exists(), "no marker: a rerun grades it"
