@@ -14,10 +14,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --quiet --constraint constraints.txt --editable .
 	touch $(STAMP)
 
-## system-packages: bubblewrap, the sandbox student code runs in (Debian package; needs root)
+## system-packages: bubblewrap, the sandbox student code runs in, and chromium, the headless browser tests/test_class_page.py opens class.html in (Debian packages, each installed when missing; needs root)
 system-packages:
 	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap; } \
 	  || echo "WARNING: could not install bubblewrap: the sandbox tests will fail" >&2
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "WARNING: could not install chromium: tests/test_class_page.py will fail (under CI) or skip" >&2
 
 ## demo: release the course, self-check the reference, and grade the bundled class (examples/submitted)
 demo: $(STAMP) system-packages

@@ -46,7 +46,6 @@ def _image(figure: object) -> str:
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-
 def _scores_figure(rows: Sequence[GradeRow], assignments: list[str]) -> str:
     """One box per assignment: the class's scores, in percent of its points."""
     figure, axes = _pyplot().subplots(figsize=(max(4, 1.1 * len(assignments)), 3))
@@ -59,18 +58,16 @@ def _scores_figure(rows: Sequence[GradeRow], assignments: list[str]) -> str:
     return _image(figure)
 
 
-def _bars_figure(labels: list[str], values: list[float], title: str, xlabel: str) -> str:
-    """A horizontal bar chart, largest at the top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _bars_figure(labels: list[str], values: list[float], title: str, xlabel: str, percent: bool = False) -> str:
+    """A horizontal bar chart, the first label at the top; a long label cut short with an ellipsis, percentages on 0-100."""
     from matplotlib.ticker import MaxNLocator
 
-    figure, axes = plt.subplots(figsize=(7, 0.3 * len(labels) + 1))
-    axes.barh(labels[::-1], values[::-1])
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure, axes = _pyplot().subplots(figsize=(7, 0.3 * len(labels) + 1))
+    axes.barh([label if len(label) <= 70 else label[:69] + "\u2026" for label in labels[::-1]], values[::-1])
+    if percent:
+        axes.set_xlim(0, 100)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(xlabel)
     axes.set_title(title)
     return _image(figure)
@@ -110,7 +107,7 @@ def class_page(out: Path, rows: Sequence[GradeRow]) -> str:
         sections.append({
             "name": name,
             "submissions": len(submissions),
-            "hardest": _bars_figure([c[:70] for c in hardest], rates[:12], f"{name}: the checks passed least", "students passing (%)") if hardest else "",
+            "hardest": _bars_figure(hardest, rates[:12], f"{name}: the checks passed least", "students passing (%)", percent=True) if hardest else "",
             "checks": [(check, rate) for check, rate in zip(checks, rates)],
             "mistakes": _bars_figure(list(dict(named.most_common(8))), [float(n) for _, n in named.most_common(8)], f"{name}: mistakes named", "students") if named else "",
         })  # fmt: skip
