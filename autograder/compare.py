@@ -7,9 +7,11 @@ failure's first line is a one-line reason; the lines after it give the call,
 the shapes, where the first differences are, and, when a known mistake explains
 the result, which one.
 
-``expect_error(ValueError, mentions="padding")`` checks a contract's error case;
-``error_cases()`` groups a function's error cases in one check, each case worth
-an equal share of its points.
+``error_cases(valid=..., expected=...)`` groups a function's error cases in one
+check, each case worth an equal share of its points; ``expect_error`` is one
+case alone. Both first make a valid call and compare its result: an error case
+pays only when the function also works (a module that raises for everything
+earns nothing for raising).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 from autograder import describe
 from autograder.mistakes import FLOAT32_PRECISION, SIGN_FLIPPED, TRANSPOSED
 from autograder.sandbox.wire import Foreign
-from autograder.student import CheckFailure, PartialCredit, call_for, student_call_of
+from autograder.student import CheckFailure, PartialCredit, call_for, calls, student_call_of
 
 # (rtol, atol): |got - expected| <= atol * scale + rtol * |expected|, where
 # scale = max(1, max |expected|), so large sums are not held to a tighter
@@ -72,8 +74,51 @@ def assert_same(
     raise CheckFailure("\n".join(lines))
 
 
+VALID_CALL_NOTE = "  error cases earn points only when the function also works on a valid call"
+
+
+def works_on_valid_input(valid: Callable[[], Any], expected: Any, *, rtol: float | None = None, atol: float | None = None) -> None:
+    """The student's valid call ``valid()`` must return ``expected`` (``assert_same``), or the error check earns nothing.
+
+    A function that raises for every input would otherwise pass every error
+    case; this is why ``error_cases`` and ``expect_error`` require it. Fails
+    with ``raises for valid input too: pad2d(input=float32[1, 1, 4, 4], padding=1)
+    raised ValueError`` (the call by dtype and shape alone, as a hidden check may
+    show it), or with what ``assert_same`` found wrong in the result.
+    """
+    log = calls()
+    before = log.latest
+    try:
+        got = valid()
+    except NotImplementedError:
+        raise  # a stub: the whole check says "not implemented yet"
+    except CheckFailure:
+        raise  # a forbidden call, a timeout, a crash: already worded for students
+    except Exception as exc:  # noqa: BLE001 - the student's exception, reported; any other is the check's own bug
+        raising = log.raised(exc)
+        if raising is None:
+            raise
+        raise CheckFailure(
+            f"raises for valid input too: {raising.case} raised {type(exc).__name__}\n"
+            f"  call:    {raising.text}\n  message: {_first_line(exc)}\n{VALID_CALL_NOTE}"
+        ) from None
+    if log.latest is before:
+        raise TypeError("valid= must call the student's function (e.g. valid=lambda: student.pad2d(x, 1))")
+    try:
+        assert_same(got, expected, rtol=rtol, atol=atol)
+    except CheckFailure as failure:
+        headline, *details = str(failure).splitlines()
+        raise CheckFailure("\n".join([f"wrong result for valid input: {headline}", *details, VALID_CALL_NOTE])) from None
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, cut to ``limit`` characters."""
+    line = next(iter(str(exc).splitlines()), "")
+    return line if len(line) <= limit else f"{line[:limit]}..."
+
+
 @contextmanager
-def expect_error(error: type[Exception], *, mentions: str | None = None) -> Iterator[None]:
+def _raises(error: type[Exception], *, mentions: str | None = None) -> Iterator[None]:
     """The student's call inside the block must raise ``error``, naming ``mentions``."""
     wanted = f"{error.__name__}" + (f" naming `{mentions}`" if mentions else "")
     try:
@@ -101,6 +146,22 @@ def expect_error(error: type[Exception], *, mentions: str | None = None) -> Iter
     raise CheckFailure(f"expected {wanted}, but it returned {returned}\n  call: {call}")
 
 
+@contextmanager
+def expect_error(
+    error: type[Exception],
+    *,
+    valid: Callable[[], Any],
+    expected: Any,
+    mentions: str | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Iterator[None]:
+    """One error case as a check: ``valid()`` must return ``expected``, then the call inside the block must raise ``error`` naming ``mentions``."""
+    works_on_valid_input(valid, expected, rtol=rtol, atol=atol)
+    with _raises(error, mentions=mentions):
+        yield
+
+
 class ErrorCases:
     """The error cases of one check: ``with case(ValueError, mentions="padding", case="negative padding"): ...``."""
 
@@ -112,7 +173,7 @@ class ErrorCases:
     def __call__(self, error: type[Exception], *, case: str, mentions: str | None = None) -> Iterator[None]:
         """One case: the student's call inside the block must raise ``error`` naming ``mentions``."""
         try:
-            with expect_error(error, mentions=mentions):
+            with _raises(error, mentions=mentions):
                 yield
         except NotImplementedError:
             raise  # a stub: the whole check says "not implemented yet"
@@ -123,20 +184,28 @@ class ErrorCases:
 
 
 @contextmanager
-def error_cases() -> Iterator[ErrorCases]:
-    """A function's error cases in one check, each worth an equal share of its points.
+def error_cases(
+    *, valid: Callable[[], Any], expected: Any, rtol: float | None = None, atol: float | None = None
+) -> Iterator[ErrorCases]:
+    """A function's error cases in one check, each worth an equal share of its points, once it works on a valid call.
 
     ::
 
-        with error_cases() as case:
+        x = randn(1, 1, 4, 4)
+        with error_cases(valid=lambda: student.pad2d(x, 1), expected=F.pad(x, (1, 1, 1, 1))) as case:
             with case(ValueError, mentions="padding", case="negative padding"):
                 student.pad2d(x, -1)
             with case(ValueError, mentions="mode", case="an unknown mode"):
                 student.pad2d(x, 1, mode="symmetric")
 
-    When some cases fail, the check fails with the first failure explained, the
-    others named, and the share of cases that passed as partial credit.
+    ``valid`` makes one valid call of the same function and ``expected`` is its
+    right result (compared by ``assert_same``, with ``rtol``/``atol`` if given):
+    a wrong or raising valid call fails the check with no points, before any
+    case runs. When some cases fail, the check fails with the first failure
+    explained, the others named, and the share of cases that passed as partial
+    credit.
     """
+    works_on_valid_input(valid, expected, rtol=rtol, atol=atol)
     cases = ErrorCases()
     yield cases
     if not cases.failed:

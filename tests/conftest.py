@@ -34,7 +34,8 @@ class TestDouble:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a list raises TypeError naming `x`"""
-        with error_cases() as case:
+        x = torch.arange(4.0)
+        with error_cases(valid=lambda: student.double(x), expected=2 * x) as case:
             with case(TypeError, mentions="x", case="a list"):
                 student.double([1.0])
 '''

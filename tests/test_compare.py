@@ -1,15 +1,44 @@
-"""assert_same and expect_error: what passes, what fails, and what the student reads."""
+"""assert_same, expect_error and error_cases: what passes, what fails, and what the student reads."""
 
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pytest
 import torch
 
 from autograder import mistakes
-from autograder.compare import assert_same, expect_error
-from autograder.student import CheckFailure, begin_check
+from autograder.assignment import Assignment
+from autograder.compare import assert_same, error_cases, expect_error
+from autograder.student import CheckFailure, PartialCredit, Student, begin_check
+
+VALIDATES = textwrap.dedent(
+    """
+    import torch
+
+    def double(x):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a tensor, got {type(x).__name__}")
+        if x.dim() != 1:
+            raise ValueError("x must be 1-d")
+        return 2 * x
+
+    def always_raises(x):
+        raise ValueError("bad input")
+
+    def always_raises_type_error(x):
+        raise TypeError("bad input")
+
+    def validates_but_returns_x(x):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError("x must be a tensor")
+        return x
+
+    def stub(x):
+        raise NotImplementedError
+    """
+)
 
 
 @pytest.fixture(autouse=True)
@@ -136,27 +165,88 @@ def test_sequences_and_scalars():
     assert "likely off by one" in failure(6, 5, mistakes={mistakes.OFF_BY_ONE_HIGH: 6})
 
 
-def test_expect_error_passes_on_the_right_error_naming_the_argument():
-    with expect_error(ValueError, mentions="padding"):
-        raise ValueError("padding must be non-negative, got -1")
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> Student:
+    """A module run in this process: one function that validates and works, others that raise for everything."""
+    folder = tmp_path_factory.mktemp("01_errors")
+    (folder / "assignment.toml").write_text('title = "Errors"\nmodule = "errors"\n')
+    (folder / "errors.py").write_text(VALIDATES)
+    return Student(Assignment.load(folder), folder)
 
 
-def test_expect_error_fails_when_the_message_does_not_name_the_argument():
+X = torch.arange(4.0)
+
+
+def test_expect_error_passes_on_the_right_error_naming_the_argument(student):
+    with expect_error(ValueError, mentions="x", valid=lambda: student.double(X), expected=2 * X):
+        student.double(torch.ones(2, 2))
+
+
+def test_expect_error_fails_when_the_message_does_not_name_the_argument(student):
     with pytest.raises(CheckFailure, match="does not name `padding`"):
-        with expect_error(ValueError, mentions="padding"):
-            raise ValueError("bad value")
+        with expect_error(ValueError, mentions="padding", valid=lambda: student.double(X), expected=2 * X):
+            student.double(torch.ones(2, 2))
 
 
-def test_expect_error_fails_when_nothing_is_raised():
+def test_expect_error_fails_when_nothing_is_raised(student):
     with pytest.raises(CheckFailure, match="expected ValueError naming `mode`, but it returned"):
-        with expect_error(ValueError, mentions="mode"):
+        with expect_error(ValueError, mentions="mode", valid=lambda: student.double(X), expected=2 * X):
+            student.double(X)
+
+
+def test_expect_error_lets_not_implemented_through(student):
+    with pytest.raises(NotImplementedError):
+        with expect_error(ValueError, valid=lambda: student.stub(X), expected=X):
             pass
 
 
-def test_expect_error_lets_not_implemented_through():
-    with pytest.raises(NotImplementedError):
-        with expect_error(ValueError):
-            raise NotImplementedError("pad2d")
+def test_error_cases_pass_for_a_function_that_works_and_validates(student):
+    with error_cases(valid=lambda: student.double(X), expected=2 * X) as case:
+        with case(TypeError, mentions="x", case="a list"):
+            student.double([1.0])
+        with case(ValueError, mentions="x", case="a 2-d x"):
+            student.double(torch.ones(2, 2))
+    assert case.passed == ["a list", "a 2-d x"]
+
+
+@pytest.mark.parametrize("function, error", [("always_raises", ValueError), ("always_raises_type_error", TypeError)])
+def test_an_always_raising_function_earns_nothing_for_raising(student, function, error):
+    """Its error cases would all pass; the valid call fails first, so the check earns no partial credit and runs no case."""
+    ran = []
+    with pytest.raises(CheckFailure) as caught:
+        with error_cases(valid=lambda: getattr(student, function)(X), expected=2 * X) as case:
+            ran.append("cases")
+            with case(error, case="a list"):
+                getattr(student, function)([1.0])
+    failure = caught.value
+    assert not isinstance(failure, PartialCredit) and failure.partial == 0.0
+    assert failure.reason == f"raises for valid input too: {function}(x=float32[4]) raised {error.__name__}"
+    assert "message: bad input" in str(failure) and "error cases earn points only when the function also works" in str(failure)
+    assert ran == []
+    with pytest.raises(CheckFailure, match="raises for valid input too"):
+        with expect_error(error, valid=lambda: getattr(student, function)(X), expected=2 * X):
+            getattr(student, function)([1.0])
+
+
+def test_a_wrong_result_on_the_valid_call_earns_nothing(student):
+    with pytest.raises(CheckFailure) as caught:
+        with error_cases(valid=lambda: student.validates_but_returns_x(X), expected=2 * X) as case:
+            with case(TypeError, case="a list"):
+                student.validates_but_returns_x([1.0])
+    assert caught.value.reason.startswith("wrong result for valid input: wrong values: 3 of 4 elements differ")
+    assert "  call:     validates_but_returns_x(x=float32[4]" in str(caught.value)
+
+
+def test_the_valid_call_is_required_and_must_call_the_student(student):
+    with pytest.raises(TypeError, match="valid"):
+        with error_cases():  # type: ignore[call-arg]
+            pass
+    with pytest.raises(TypeError, match="must call the student's function"):
+        with error_cases(valid=lambda: 2 * X, expected=2 * X):
+            pass
+    with pytest.raises(NotImplementedError):  # a stub says "not implemented yet", not "raises for valid input"
+        with error_cases(valid=lambda: student.stub(X), expected=X):
+            pass
 
 
 def test_zero_dimensional_tensors_are_described_and_rejected_where_a_float_is_due():

@@ -177,7 +177,8 @@ class TestConv2dSingle:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError naming them: a kernel taller than the image, a 3-d image"""
-        with error_cases() as case:
+        image, kernel = randn(3, 5), randn(2, 2, seed=1)
+        with error_cases(valid=lambda: student.conv2d_single(image, kernel), expected=torch_conv(image, kernel)) as case:
             with case(ValueError, mentions="kernel", case="a kernel taller than the image"):
                 student.conv2d_single(randn(3, 5), randn(4, 2, seed=1))
             with case(ValueError, mentions="image", case="a 3-d image"):
@@ -270,7 +271,7 @@ class TestOutputSize:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """an empty output (size 2, kernel_size 3) and stride 0 raise ValueError, naming `stride`"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.output_size(28, 3, stride=2), expected=13) as case:  # (28 - 3) // 2 + 1
             with case(ValueError, case="size 2 with kernel_size 3, an empty output"):
                 student.output_size(2, 3)
             with case(ValueError, mentions="stride", case="stride 0"):

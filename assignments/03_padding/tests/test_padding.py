@@ -180,7 +180,8 @@ class TestPad2d:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError naming the argument: negative padding, too much reflect or circular padding, an unknown mode"""
-        with error_cases() as case:
+        x = randn(3, 3)
+        with error_cases(valid=lambda: student.pad2d(x, (1, 2, 0, 1)), expected=torch_pad(x, (1, 2, 0, 1), "zeros")) as case:
             with case(ValueError, mentions="padding", case="negative padding"):
                 student.pad2d(randn(4, 4), (1, -1, 0, 0))
             with case(ValueError, mentions="padding", case="reflect padding as large as the image"):
@@ -265,7 +266,7 @@ class TestSamePadding:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a kernel size or dilation below 1 raises ValueError naming the argument"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.same_padding(3), expected=(1, 1, 1, 1)) as case:
             with case(ValueError, mentions="kernel_size", case="kernel size 0"):
                 student.same_padding(0)
             with case(ValueError, mentions="dilation", case="dilation 0"):
@@ -407,7 +408,8 @@ class TestConv2dSame:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: an unknown mode (naming `mode`), a weight whose C_in differs from the input's"""
-        with error_cases() as case:
+        x, w = randn(1, 2, 4, 4), randn(3, 2, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d_same(x, w), expected=F.conv2d(x, w, padding="same")) as case:
             with case(ValueError, mentions="mode", case="an unknown mode"):
                 student.conv2d_same(randn(1, 1, 4, 4), randn(1, 1, 3, 3), mode="symmetric")
             with case(ValueError, case="a weight with 3 input channels on a 2-channel input"):

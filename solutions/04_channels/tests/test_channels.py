@@ -171,7 +171,8 @@ class TestToGrayscale:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError naming `rgb`: 4 channels, a 2-D input"""
-        with error_cases() as case:
+        rgb = randn(3, 4, 4)
+        with error_cases(valid=lambda: student.to_grayscale(rgb), expected=torch_gray(rgb)) as case:
             with case(ValueError, mentions="rgb", case="an image with 4 channels"):
                 student.to_grayscale(randn(4, 5, 5))
             with case(ValueError, mentions="rgb", case="a 2-D input"):
@@ -214,7 +215,8 @@ class TestConv2dMultichannel:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: a channel mismatch, a 2-D kernel (naming `kernel`)"""
-        with error_cases() as case:
+        image, kernel = randn(3, 5, 5), randn(3, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d_multichannel(image, kernel), expected=rank3(image, kernel)) as case:
             with case(ValueError, case="a kernel with 2 channels on a 3-channel image"):
                 student.conv2d_multichannel(randn(3, 5, 5), randn(2, 3, 3))
             with case(ValueError, mentions="kernel", case="a 2-D kernel"):
@@ -267,7 +269,8 @@ class TestChannelContributions:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a kernel with fewer channels than the image raises ValueError"""
-        with error_cases() as case:
+        image, kernel = randn(3, 5, 5), randn(3, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.channel_contributions(image, kernel), expected=per_channel(image, kernel)) as case:
             with case(ValueError, case="a kernel with 2 channels on a 3-channel image"):
                 student.channel_contributions(randn(3, 5, 5), randn(2, 3, 3))
 

@@ -113,7 +113,8 @@ class TestStackKernels:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: kernels whose kh or kw differ, an empty list, 2-D kernels"""
-        with error_cases() as case:
+        kernels = [randn(1, 3, 2), randn(1, 3, 2, seed=1), randn(1, 3, 2, seed=2)]
+        with error_cases(valid=lambda: student.stack_kernels(kernels), expected=torch.stack(kernels)) as case:
             with case(ValueError, case="kernels whose kw differ"):
                 student.stack_kernels([randn(3, 3, 3), randn(3, 3, 2, seed=1)])
             with case(ValueError, case="kernels whose kh differ"):
@@ -170,7 +171,8 @@ class TestConv2d:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError (TypeError for an integer input), naming the argument where stated"""
-        with error_cases() as case:
+        x, w = randn(2, 2, 5, 5), randn(4, 2, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d(x, w), expected=F.conv2d(x, w)) as case:
             with case(ValueError, case="a weight with more input channels than the input"):
                 student.conv2d(randn(2, 2, 5, 5), randn(4, 3, 3, 3))
             with case(ValueError, case="a kernel larger than the image"):
@@ -245,7 +247,8 @@ class TestTwoLayer:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: w2's C_in is not w1's C_out (naming `w2`), a second kernel that does not fit"""
-        with error_cases() as case:
+        x, w1, w2 = randn(1, 3, 8, 8), randn(2, 3, 3, 3, seed=1), randn(2, 2, 3, 3, seed=2)
+        with error_cases(valid=lambda: student.two_layer(x, w1, w2), expected=torch_two_layer(x, w1, w2)) as case:
             with case(ValueError, mentions="w2", case="w2's C_in (3) is not w1's C_out (2)"):
                 student.two_layer(randn(1, 3, 8, 8), randn(2, 3, 3, 3, seed=1), randn(2, 3, 3, 3, seed=2))
             with case(ValueError, mentions="w2", case="w2's C_in (1) is not w1's C_out (4)"):
@@ -282,7 +285,7 @@ class TestParamCount:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError (TypeError for a float) naming the argument"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.param_count(3, 4, (3, 2), bias=False), expected=nn_param_count(3, 4, (3, 2), bias=False)) as case:
             with case(ValueError, mentions="c_out", case="c_out = 0"):
                 student.param_count(3, 0, 3)
             with case(ValueError, mentions="kernel_size", case="kernel_size = (3, 0)"):

@@ -231,7 +231,7 @@ class TestConv2d:
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: a kernel larger than the padded input, a stride or dilation below 1, a negative padding pair, a 3-d input, a bias of the wrong shape"""
         x, w = randn(1, 2, 6, 6), randn(2, 2, 3, 3, seed=1)
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.conv2d(x, w, stride=(2, 1), padding=(1, 0), dilation=(1, 2)), expected=F.conv2d(x, w, stride=(2, 1), padding=(1, 0), dilation=(1, 2))) as case:
             with case(ValueError, case="a dilated kernel larger than the padded input"):
                 student.conv2d(randn(1, 1, 5, 5), randn(1, 1, 3, 3, seed=1), dilation=3)
             with case(ValueError, mentions="stride", case="a stride pair with a 0"):
@@ -290,7 +290,7 @@ class TestOutputShape:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: outputs below 1, channels that differ, a stride or dilation of 0, a negative padding, an input_shape without 4 entries"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.output_shape((2, 3, 9, 7), (4, 3, 3, 2), stride=2, dilation=(1, 2)), expected=meta_shape((2, 3, 9, 7), (4, 3, 3, 2), stride=2, dilation=(1, 2))) as case:
             with case(ValueError, case="a kernel higher than the input"):
                 student.output_shape((1, 1, 4, 9), (1, 1, 5, 3))
             with case(ValueError, case="a kernel wider than the input"):
@@ -353,7 +353,7 @@ class TestActivationMemory:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: layers whose output would be below 1x1 (naming the layer), a c_out of 0"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.activation_memory((1, 3, 5, 5), [(4, 3, 2, 1), (2, 1, 1, 0)]), expected=real_memory((1, 3, 5, 5), [(4, 3, 2, 1), (2, 1, 1, 0)])) as case:
             with case(ValueError, mentions="layer", case="a first layer's kernel larger than the padded input"):
                 student.activation_memory((1, 3, 5, 5), [(2, 8, 1, 1)])  # 5 + 2 < 8
             with case(ValueError, mentions="layer", case="a third layer's kernel larger than its input"):

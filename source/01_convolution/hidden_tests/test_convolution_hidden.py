@@ -177,7 +177,8 @@ class TestConv2dSingle:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError or TypeError naming them: images or kernels not 2-d, kernels larger than the image, integer tensors"""
-        with error_cases() as case:
+        image, kernel = randn(5, 5), randn(2, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d_single(image, kernel), expected=torch_conv(image, kernel)) as case:
             for shape in [(3, 4, 4), (5,), (1, 1, 4, 4)]:
                 with case(ValueError, mentions="image", case=f"a {len(shape)}-d image"):
                     student.conv2d_single(randn(*shape), randn(2, 2, seed=1))
@@ -284,7 +285,7 @@ class TestOutputSize:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """arguments out of range or an empty output raise ValueError, non-ints TypeError, each naming the argument"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.output_size(5, 3, 1, 2), expected=torch_size(5, 3, 1, 2, 1)) as case:
             for name, calls in [
                 ("size", [(0, 1), (-3, 1)]),
                 ("kernel_size", [(5, 0), (5, -1)]),

@@ -192,7 +192,8 @@ class TestConvMatrix:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """kernels larger than the image or not 2-d, an image_shape of 3 entries, raise ValueError; an integer kernel or float image_shape TypeError; each naming the argument"""
-        with error_cases() as case:
+        kernel = randn(2, 3)
+        with error_cases(valid=lambda: student.conv_matrix(kernel, (4, 5)), expected=matrix_of(kernel, (4, 5))) as case:
             for shape, what in [((2, 5), "wider"), ((4, 3), "taller")]:
                 with case(ValueError, mentions="kernel", case=f"a kernel {what} than the image"):
                     student.conv_matrix(randn(*shape), (3, 4))
@@ -253,7 +254,8 @@ class TestConv2dMatmul:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """kernels larger than the image, images or kernels not 2-d raise ValueError, an integer image TypeError, each naming the argument"""
-        with error_cases() as case:
+        image, kernel = randn(5, 4), randn(2, 2, seed=1)
+        with error_cases(valid=lambda: student.conv2d_matmul(image, kernel), expected=torch_conv(image, kernel)) as case:
             with case(ValueError, mentions="kernel", case="a kernel taller than the image"):
                 student.conv2d_matmul(randn(3, 4), randn(4, 2, seed=1))
             for shape in [(1, 4, 4), (6,)]:
@@ -359,7 +361,8 @@ class TestIm2col:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """an input not 4-d, arguments out of range, a kernel larger than the padded input raise ValueError, a float kernel_size TypeError, each naming the argument"""
-        with error_cases() as case:
+        x = randn(1, 2, 4, 5)
+        with error_cases(valid=lambda: student.im2col(x, 2, stride=2, padding=1), expected=F.unfold(x, 2, stride=2, padding=1)) as case:
             for shape in [(3, 5, 5), (5, 5), (1, 1, 1, 5, 5)]:
                 with case(ValueError, mentions="input", case=f"a {len(shape)}-d input"):
                     student.im2col(randn(*shape), 2)
@@ -492,7 +495,7 @@ class TestConv2dIm2col:
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError (TypeError for an integer input) naming them: channels, bias, dimensions, sizes, stride, padding"""
         x, w = randn(1, 2, 5, 5), randn(4, 2, 3, 3, seed=1)
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.conv2d_im2col(x, w, padding=1), expected=F.conv2d(x, w, padding=1)) as case:
             for x_shape in [(1, 3, 5, 5), (2, 1, 5, 5)]:
                 with case(ValueError, case=f"a weight for 2 input channels on a {x_shape[1]}-channel input"):
                     raises_naming_one_of(lambda: student.conv2d_im2col(randn(*x_shape), randn(4, 2, 3, 3, seed=1)), "weight", "channel")

@@ -159,7 +159,8 @@ class TestConvMatrix:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a kernel larger than the image raises ValueError naming `kernel`"""
-        with error_cases() as case:
+        kernel = randn(2, 2)
+        with error_cases(valid=lambda: student.conv_matrix(kernel, (3, 4)), expected=matrix_of(kernel, (3, 4))) as case:
             with case(ValueError, mentions="kernel", case="a 4x2 kernel on a 3x4 image"):
                 student.conv_matrix(randn(4, 2), (3, 4))
 
@@ -228,7 +229,8 @@ class TestConv2dMatmul:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """an image that is not 2-d raises ValueError naming `image`"""
-        with error_cases() as case:
+        image, kernel = randn(4, 4), randn(2, 2, seed=1)
+        with error_cases(valid=lambda: student.conv2d_matmul(image, kernel), expected=torch_conv(image, kernel)) as case:
             with case(ValueError, mentions="image", case="a 3-d image"):
                 student.conv2d_matmul(randn(1, 4, 4), randn(2, 2, seed=1))
 
@@ -340,7 +342,8 @@ class TestIm2col:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a kernel larger than the padded input, and stride 0 (naming `stride`), raise ValueError"""
-        with error_cases() as case:
+        x = randn(1, 2, 5, 5)
+        with error_cases(valid=lambda: student.im2col(x, 2), expected=F.unfold(x, 2)) as case:
             with case(ValueError, case="a 6x6 kernel on a 3x3 input padded by 1"):
                 student.im2col(randn(1, 2, 3, 3), 6, padding=1)
             with case(ValueError, mentions="stride", case="stride 0"):
@@ -468,6 +471,7 @@ class TestConv2dIm2col:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a weight whose C_in differs from the input's channels raises ValueError naming `weight` or the channels"""
-        with error_cases() as case:
+        x, w = randn(1, 3, 5, 5), randn(4, 3, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d_im2col(x, w), expected=F.conv2d(x, w)) as case:
             with case(ValueError, case="a weight for 2 input channels on a 3-channel input"):
                 raises_naming_one_of(lambda: student.conv2d_im2col(randn(1, 3, 5, 5), randn(4, 2, 3, 3, seed=1)), "weight", "channel")

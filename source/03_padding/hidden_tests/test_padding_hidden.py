@@ -168,7 +168,7 @@ class TestPad2d:
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError or TypeError naming the argument, every case in the docstring"""
         x = randn(2, 3, 5)  # H = 3, W = 5
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.pad2d(x, (1, 1, 2, 0), mode="reflect"), expected=torch_pad(x, (1, 1, 2, 0), "reflect")) as case:
             for mode in MODES:
                 with case(ValueError, mentions="padding", case=f"negative padding in {mode!r} mode"):
                     student.pad2d(randn(4, 4), (0, 0, -1, 1), mode=mode)
@@ -261,7 +261,7 @@ class TestSamePadding:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError or TypeError naming the argument, every case in the docstring"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.same_padding(4), expected=(1, 2, 1, 2)) as case:
             for kernel_size in [0, (3, 0)]:
                 with case(ValueError, mentions="kernel_size", case=f"kernel_size {kernel_size!r} below 1"):
                     student.same_padding(kernel_size)
@@ -430,7 +430,8 @@ class TestConv2dSame:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError naming the argument, every case in the docstring"""
-        with error_cases() as case:
+        x, w = randn(1, 2, 4, 4), randn(3, 2, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d_same(x, w), expected=nn_conv_same(x, w, None, "zeros")) as case:
             with case(ValueError, mentions="mode", case="an unknown mode"):
                 student.conv2d_same(randn(1, 1, 4, 4), randn(1, 1, 3, 3), mode="symmetric")
             with case(ValueError, mentions="padding", case="reflect padding that does not fit the image"):

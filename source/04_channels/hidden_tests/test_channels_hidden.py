@@ -158,7 +158,8 @@ class TestToGrayscale:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError (TypeError for an integer tensor) naming `rgb`"""
-        with error_cases() as case:
+        rgb = randn(2, 3, 4, 4)
+        with error_cases(valid=lambda: student.to_grayscale(rgb), expected=torch_gray(rgb)) as case:
             with case(ValueError, mentions="rgb", case="a batch with 1 channel"):
                 student.to_grayscale(randn(2, 1, 4, 4))
             with case(ValueError, mentions="rgb", case="a batch with 4 channels"):
@@ -216,7 +217,8 @@ class TestConv2dMultichannel:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError (TypeError for an integer image), naming the argument where stated"""
-        with error_cases() as case:
+        image, kernel = randn(2, 5, 4), randn(2, 3, 2, seed=1)
+        with error_cases(valid=lambda: student.conv2d_multichannel(image, kernel), expected=rank3(image, kernel)) as case:
             with case(ValueError, case="a kernel larger than the image"):
                 student.conv2d_multichannel(randn(3, 4, 4), randn(3, 5, 3))
             with case(ValueError, case="a kernel with more channels than the image"):
@@ -279,7 +281,8 @@ class TestChannelContributions:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: a kernel larger than the image, a 2-D kernel (naming `kernel`)"""
-        with error_cases() as case:
+        image, kernel = randn(2, 5, 4), randn(2, 3, 2, seed=1)
+        with error_cases(valid=lambda: student.channel_contributions(image, kernel), expected=per_channel(image, kernel)) as case:
             with case(ValueError, case="a kernel larger than the image"):
                 student.channel_contributions(randn(2, 3, 6), randn(2, 4, 2))
             with case(ValueError, mentions="kernel", case="a 2-D kernel"):

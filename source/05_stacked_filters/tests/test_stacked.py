@@ -119,7 +119,8 @@ class TestStackKernels:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """kernels of different shapes raise ValueError"""
-        with error_cases() as case:
+        kernels = [randn(3, 3, 3), randn(3, 3, 3, seed=1)]
+        with error_cases(valid=lambda: student.stack_kernels(kernels), expected=torch.stack(kernels)) as case:
             with case(ValueError, case="kernels whose C_in differ"):
                 student.stack_kernels([randn(3, 3, 3), randn(3, 3, 3, seed=1), randn(2, 3, 3, seed=2)])
 
@@ -167,7 +168,8 @@ class TestConv2d:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: a channel mismatch, a bias not of shape (C_out,) (naming `bias`)"""
-        with error_cases() as case:
+        x, w = randn(1, 2, 5, 5), randn(3, 2, 3, 3, seed=1)
+        with error_cases(valid=lambda: student.conv2d(x, w), expected=F.conv2d(x, w)) as case:
             with case(ValueError, case="a weight whose C_in differs from the input's channels"):
                 student.conv2d(randn(1, 3, 5, 5), randn(2, 2, 3, 3))
             with case(ValueError, mentions="bias", case="a bias of the wrong shape"):
@@ -217,7 +219,8 @@ class TestTwoLayer:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """w2 whose C_in is not w1's C_out raises ValueError naming `w2`"""
-        with error_cases() as case:
+        x, w1, w2 = randn(1, 3, 8, 8), randn(4, 3, 3, 3, seed=1), randn(2, 4, 3, 3, seed=2)
+        with error_cases(valid=lambda: student.two_layer(x, w1, w2), expected=torch_two_layer(x, w1, w2)) as case:
             with case(ValueError, mentions="w2", case="w2's C_in (3) is not w1's C_out (4)"):
                 student.two_layer(randn(1, 3, 8, 8), randn(4, 3, 3, 3), randn(2, 3, 3, 3))
 
@@ -240,7 +243,7 @@ class TestParamCount:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a channel count or kernel size below 1 raises ValueError naming it"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.param_count(3, 4, 3), expected=nn_param_count(3, 4, 3)) as case:
             with case(ValueError, mentions="c_in", case="c_in = 0"):
                 student.param_count(0, 4, 3)
             with case(ValueError, mentions="kernel_size", case="kernel_size = 0"):

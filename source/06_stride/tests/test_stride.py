@@ -166,7 +166,7 @@ class TestConv2d:
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError naming them: channels that differ, a negative padding, a stride of 0"""
         x, w = randn(1, 3, 6, 6), randn(2, 3, 3, 3, seed=1)
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.conv2d(x, w, stride=2, padding=1), expected=F.conv2d(x, w, stride=2, padding=1)) as case:
             with case(ValueError, mentions="channel", case="input channels that differ from weight.shape[1]"):
                 student.conv2d(x, randn(2, 4, 3, 3, seed=1))
             with case(ValueError, mentions="padding", case="a negative padding"):
@@ -243,7 +243,7 @@ class TestOutputShape:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """shapes that do not fit raise ValueError: channels that differ, a kernel larger than the padded input, a negative padding"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.output_shape((1, 3, 8, 8), (4, 3, 3, 3), stride=2, padding=1), expected=(1, 4, 4, 4)) as case:  # (8 + 2 - 3) // 2 + 1 = 4
             with case(ValueError, mentions="channel", case="input channels that differ from weight_shape[1]"):
                 student.output_shape((1, 3, 8, 8), (4, 2, 3, 3))
             with case(ValueError, case="a kernel larger than the padded input (output below 1)"):
@@ -315,7 +315,7 @@ class TestActivationMemory:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise ValueError: a layer whose output would be below 1x1 (naming the layer), bytes_per_element 0"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.activation_memory((1, 3, 8, 8), [(4, 3, 1, 1)]), expected=4 * (3 * 8 * 8 + 4 * 8 * 8)) as case:  # input and output, float32
             # layer 0: (4 - 3) // 2 + 1 = 1, a 1x1 output; layer 1's 3x3 kernel does not fit it
             with case(ValueError, mentions="layer", case="a layer whose output would be below 1x1"):
                 student.activation_memory((1, 1, 4, 4), [(2, 3, 2, 0), (2, 3, 1, 0)])

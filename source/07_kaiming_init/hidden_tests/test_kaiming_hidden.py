@@ -187,7 +187,7 @@ class TestCalculateGain:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """unknown nonlinearities raise ValueError naming the nonlinearity; a leaky_relu slope that is a bool or a string raises ValueError"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.calculate_gain("tanh"), expected=torch.nn.init.calculate_gain("tanh")) as case:
             for name in ["ReLU", "gelu", ""]:
                 with case(ValueError, mentions="nonlinearity", case=f"an unknown nonlinearity {name!r}"):
                     student.calculate_gain(name)
@@ -251,7 +251,7 @@ class TestKaimingUniform:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise an error: unknown modes (ValueError naming the mode), a 1-d tensor (ValueError), a mode that is not a string (TypeError)"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.kaiming_uniform_(torch.empty(4, 3, 3, 3), mode="fan_out", generator=generator(3)), expected=torch_filled(torch.nn.init.kaiming_uniform_, (4, 3, 3, 3), 3, mode="fan_out")) as case:
             for mode in ["in", ""]:
                 with case(ValueError, mentions="mode", case=f"an unknown mode {mode!r}"):
                     student.kaiming_uniform_(torch.empty(4, 3, 3, 3), mode=mode)
@@ -295,7 +295,7 @@ class TestKaimingNormal:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise an error: unknown modes (ValueError naming the mode), a 1-d tensor (ValueError), a mode that is not a string (TypeError)"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.kaiming_normal_(torch.empty(4, 3, 3, 3), mode="fan_out", generator=generator(3)), expected=torch_filled(torch.nn.init.kaiming_normal_, (4, 3, 3, 3), 3, mode="fan_out")) as case:
             for mode in ["out", ""]:
                 with case(ValueError, mentions="mode", case=f"an unknown mode {mode!r}"):
                     student.kaiming_normal_(torch.empty(4, 3, 3, 3), mode=mode)
@@ -470,7 +470,8 @@ class TestActivationStds:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """bad arguments raise an error: an x that is not (N, C, H, W) or a weight that is not 4-d (ValueError), an integer x (TypeError)"""
-        with error_cases() as case:
+        x, weights = randn(2, 3, 6, 6), [randn(4, 3, 3, 3, seed=1) * 0.3, randn(2, 4, 1, 1, seed=2)]
+        with error_cases(valid=lambda: student.activation_stds(x, weights), expected=conv_relu_stds(x, weights), rtol=1e-4) as case:
             with case(ValueError, case="a 3-d x"):
                 student.activation_stds(randn(3, 6, 6), [randn(4, 3, 3, 3, seed=1)])
             with case(ValueError, case="a 3-d weight"):

@@ -166,7 +166,7 @@ class TestCalculateGain:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """an unknown nonlinearity raises ValueError naming the nonlinearity"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.calculate_gain("leaky_relu", 0.2), expected=torch.nn.init.calculate_gain("leaky_relu", 0.2)) as case:
             with case(ValueError, mentions="nonlinearity", case="an unknown nonlinearity 'swish'"):
                 student.calculate_gain("swish")
 
@@ -208,7 +208,7 @@ class TestFanInAndFanOut:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a 1-d tensor has no fan in and out: ValueError naming the dimensions"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.fan_in_and_fan_out(torch.empty(16, 3, 5, 5)), expected=(75, 400)) as case:
             with case(ValueError, mentions="dimension", case="a 1-d tensor of 5 values"):
                 student.fan_in_and_fan_out(torch.empty(5))
             with case(ValueError, mentions="dimension", case="a 1-d tensor of 1 value"):
@@ -278,7 +278,7 @@ class TestKaimingUniform:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """an unknown mode or nonlinearity raises ValueError naming it"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.kaiming_uniform_(torch.empty(4, 3, 3, 3), generator=generator(3)), expected=torch_filled(torch.nn.init.kaiming_uniform_, (4, 3, 3, 3), 3)) as case:
             with case(ValueError, mentions="mode", case="an unknown mode 'fan_avg'"):
                 student.kaiming_uniform_(torch.empty(4, 3, 3, 3), mode="fan_avg")
             with case(ValueError, mentions="nonlinearity", case="an unknown nonlinearity 'swish'"):
@@ -342,7 +342,7 @@ class TestKaimingNormal:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """an unknown mode or nonlinearity raises ValueError naming it"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.kaiming_normal_(torch.empty(4, 3, 3, 3), generator=generator(3)), expected=torch_filled(torch.nn.init.kaiming_normal_, (4, 3, 3, 3), 3)) as case:
             with case(ValueError, mentions="mode", case="an unknown mode 'fan_avg'"):
                 student.kaiming_normal_(torch.empty(4, 3, 3, 3), mode="fan_avg")
             with case(ValueError, mentions="nonlinearity", case="an unknown nonlinearity 'swish'"):
@@ -394,7 +394,7 @@ class TestDefaultConvStd:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """fan_in below 1 raises ValueError naming fan_in"""
-        with error_cases() as case:
+        with error_cases(valid=lambda: student.default_conv_std(27), expected=1 / 9) as case:  # 1 / sqrt(3 * 27)
             with case(ValueError, mentions="fan_in", case="fan_in 0"):
                 student.default_conv_std(0)
             with case(ValueError, mentions="fan_in", case="a negative fan_in"):
@@ -500,6 +500,7 @@ class TestActivationStds:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a weight whose C_in differs from the channels coming in raises ValueError naming the channels"""
-        with error_cases() as case:
+        x, weights = randn(1, 3, 6, 6), [randn(4, 3, 3, 3, seed=1) * 0.3]
+        with error_cases(valid=lambda: student.activation_stds(x, weights), expected=conv_relu_stds(x, weights), rtol=1e-4) as case:
             with case(ValueError, mentions="channel", case="a second weight with C_in 3 after 4 channels"):
                 student.activation_stds(randn(1, 3, 6, 6), [randn(4, 3, 3, 3, seed=1), randn(2, 3, 3, 3, seed=2)])
