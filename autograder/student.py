@@ -32,7 +32,8 @@ import torch
 from autograder import describe, settings
 from autograder.assignment import Assignment
 from autograder.forbidden import Violation
-from autograder.sandbox.call import ImportFailed, LocalModule, Outcome, ProcessDied, SandboxFailed, tensor_pairs
+from autograder.sandbox.call import ImportFailed, LocalModule, ProcessDied, SandboxFailed, tensor_pairs
+from autograder.sandbox.outcome import Outcome
 
 
 class CheckFailure(AssertionError):

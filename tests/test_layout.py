@@ -28,7 +28,8 @@ GRADING_PARENT = [  # what `convgrade grade` imports before its grading processe
 ]  # fmt: skip
 SANDBOX_SIDE = {  # all the package a sandboxed zygote may hold
     "autograder", "autograder.sandbox", "autograder.sandbox.zygote", "autograder.sandbox.call",
-    "autograder.sandbox.monitor", "autograder.sandbox.wire", "autograder.forbidden",
+    "autograder.sandbox.monitor", "autograder.sandbox.wire", "autograder.forbidden", "autograder.sandbox.refuse",
+    "autograder.sandbox.outcome",
 }  # fmt: skip
 MAX_LINES = 400
 

@@ -27,7 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.sandbox.call import MESSAGE_CAP, ImportFailed, Outcome, ProcessDied, SandboxFailed, read_helpers, read_source
+from autograder.sandbox.call import ImportFailed, ProcessDied, SandboxFailed, read_helpers, read_source
+from autograder.sandbox.outcome import MESSAGE_CAP, Outcome
 from autograder.sandbox.launch import MEMORY_CAP, bubblewrap_available, launch, warn_unsandboxed
 from autograder.sandbox.wire import MAX_MESSAGE, Frames, ProtocolError, decode, encode, framed
 

@@ -51,7 +51,8 @@ from typing import Any
 import torch
 
 from autograder.forbidden import RULES
-from autograder.sandbox.call import PRINTED_CAP, HelperModules, ImportFailed, Outcome, load_source, run_call
+from autograder.sandbox.call import HelperModules, ImportFailed, load_source, run_call
+from autograder.sandbox.outcome import PRINTED_CAP, Outcome
 from autograder.sandbox.refuse import REFUSALS, prepare, refuse
 from autograder.sandbox.wire import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
 
