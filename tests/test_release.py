@@ -119,6 +119,25 @@ def test_release_is_deterministic_and_check_finds_every_kind_of_staleness(tmp_pa
     assert not (root / "solutions/01_demo/stray.py").exists()
 
 
+def test_one_collection_declares_each_assignments_own_points(tmp_path):
+    """The release collects every assignment's checks in one pytest session; each assignment.toml gets its own totals."""
+    from autograder.checks.rubric import declared_points
+
+    root = make_course(tmp_path)
+    second = root / "source" / "02_other"
+    (second / "tests").mkdir(parents=True)
+    (second / "assignment.toml").write_text('title = "Other"\nmodule = "other"\n')
+    (second / "other.py").write_text("def f(x):\n    return x\n")
+    (second / "tests" / "test_other.py").write_text(
+        "import pytest\n\n\n@pytest.mark.points(3)\n@pytest.mark.category('errors')\ndef test_bad(student):\n    pass\n\n\n"
+        "@pytest.mark.points(5)\ndef test_good(student):\n    pass\n"
+    )
+    plan = plan_release(root / "source")
+    assert plan[Path("assignments/01_demo/assignment.toml")].decode().endswith("[rubric.declared]\nvalues = 1\n")
+    assert plan[Path("solutions/02_other/assignment.toml")].decode().endswith("[rubric.declared]\nerrors = 3\nvalues = 5\n")
+    assert declared_points(second) == {"errors": 3.0, "values": 5.0}, "the same totals as the assignment's own collection"
+
+
 def test_markers_in_tests_are_refused(tmp_path):
     root = make_course(tmp_path)
     (root / "source/01_demo/tests/test_demo.py").write_text(f"def test_x():\n    {BEGIN_SOLUTION}\n    pass\n    {END_SOLUTION}\n")

@@ -26,11 +26,14 @@ def _source_files(assignment: Assignment) -> list[Path]:
     return files
 
 
-def release_assignment(assignment: Assignment, notebooks: NbgraderNotebooks | None = None) -> dict[str, dict[Path, bytes]]:
+def release_assignment(
+    assignment: Assignment, notebooks: NbgraderNotebooks | None = None, declared: dict[str, float] | None = None
+) -> dict[str, dict[Path, bytes]]:
     """Both releases of one assignment: ``{"assignments": {relative path: bytes}, "solutions": ...}``.
 
     ``notebooks`` releases the assignment's notebooks (default: nbgrader with the
-    course's config, started only when the assignment has a notebook).
+    course's config, started only when the assignment has a notebook);
+    ``declared``, the points its checks declare per category (default: collected now).
     """
     student: dict[Path, bytes] = {}
     reference: dict[Path, bytes] = {}
@@ -49,7 +52,7 @@ def release_assignment(assignment: Assignment, notebooks: NbgraderNotebooks | No
             continue
         data = path.read_bytes()
         if relative == Path(assignment.name) / METADATA:
-            data = released_metadata(assignment, data.decode("utf-8")).encode("utf-8")
+            data = released_metadata(assignment, data.decode("utf-8"), declared).encode("utf-8")
         if path.suffix == ".py":
             text = data.decode("utf-8")
             if has_markers(text):
@@ -73,8 +76,11 @@ def plan_release(source: Path) -> dict[Path, bytes]:
     notebooks = None
     if any(next(a.folder.glob(f"*{NOTEBOOK}"), None) for a in assignments):
         notebooks = NbgraderNotebooks(Path(source).resolve().parent)  # nbgrader takes seconds to import: once
+    from autograder.checks.rubric import declared_points_of  # collecting the checks imports pytest and torch
+
+    declared = declared_points_of([a.folder for a in assignments])  # one pytest session for the whole course
     for assignment in assignments:
-        for tree, files in release_assignment(assignment, notebooks).items():
+        for tree, files in release_assignment(assignment, notebooks, declared[assignment.name]).items():
             plan.update({Path(tree) / relative: data for relative, data in files.items()})
     return plan
 
@@ -126,17 +132,18 @@ def _remove_empty_folders(folder: Path) -> None:
             path.rmdir()
 
 
-def released_metadata(assignment: Assignment, text: str) -> str:
+def released_metadata(assignment: Assignment, text: str, declared: dict[str, float] | None = None) -> str:
     """``assignment.toml`` as released: the source's, and the points its checks declare per category.
 
     A student's copy has only the visible checks; with these totals its self-check
-    scores each check as grading does (``autograder.checks.rubric``).
+    scores each check as grading does (``autograder.checks.rubric``). ``declared``:
+    those totals when already collected, else they are collected now.
     """
     from autograder.checks.rubric import declared_points  # collecting the checks imports pytest and torch
 
     if assignment.rubric.declared is not None:
         raise ReleaseError(f"{assignment.folder / METADATA}: [rubric.declared] is written by the release; remove it from source/")
-    declared = declared_points(assignment.folder)
+    declared = declared_points(assignment.folder) if declared is None else declared
     table = "".join(f"{category} = {points:g}\n" for category, points in sorted(declared.items()))
     return f"{text.rstrip()}\n\n# Written by `convgrade release`: the points the checks declare per category, visible and hidden.\n[rubric.declared]\n{table}"
 
