@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -169,38 +168,15 @@ def test_a_released_notebook_holds_no_solution_no_hidden_test_and_no_output(assi
     assert not [cell["id"] for cell in cells if cell.get("outputs")]
 
 
-_COLLECT = textwrap.dedent(
-    """
-    import json, sys
-    import pytest
-
-    class Collector:
-        found = []
-        def pytest_collection_finish(self, session):
-            for item in session.items:
-                properties = dict(item.user_properties)
-                if "convgrade_points" in properties:
-                    self.found.append([item.nodeid, properties["convgrade_points"], properties["convgrade_hidden"]])
-
-    collector = Collector()
-    code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[1:]], plugins=[collector])
-    print("\\nCOLLECTED " + json.dumps(collector.found))
-    sys.exit(code)
-    """
-)
-
-
 @pytest.fixture(scope="module")
 def collected() -> dict[str, list[dict]]:
-    """Every check of every assignment (pytest's own collection of tests/ and hidden_tests/), as results.json tests."""
-    folders = [str(folder) for a in COURSE for folder in (a.visible_tests, a.hidden_tests)]
-    run = subprocess.run([sys.executable, "-c", _COLLECT, *folders], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    found = json.loads(run.stdout.rsplit("COLLECTED ", 1)[1])
+    """Every check of every assignment (tests/ and hidden_tests/, collected by the plugin in one session), as results.json tests."""
+    from autograder.checks.rubric import collect_checks
+
     checks: dict[str, list[dict]] = {a.name: [] for a in COURSE}
-    for nodeid, points, hidden in found:
-        name = next(a.name for a in COURSE if f"/{a.name}/" in f"/{nodeid}")
-        checks[name].append({"score": points, "max_score": points, "extra_data": {"nodeid": nodeid, "hidden": hidden}})
+    for check in collect_checks(*(a.folder for a in COURSE)):
+        points, extra = check["points"], {"nodeid": check["nodeid"], "hidden": check["hidden"]}
+        checks[check["assignment"]].append({"score": points, "max_score": points, "extra_data": extra})
     return checks
 
 
