@@ -144,6 +144,7 @@ def grade(
     class_page: Annotated[bool, typer.Option("--class-page/--no-class-page", help="write OUT/class.html, the class at a glance (a few seconds of plotting)")] = True,
     root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
     gradebook: Annotated[Optional[str], typer.Option(help="also record the grades in this nbgrader gradebook: a SQLite file or a SQLAlchemy URL")] = None,
+    secret: Annotated[Optional[Path], typer.Option(help="the course secret, from which each student's hidden inputs derive (default: $CONVGRADE_SECRET_FILE, else ROOT/.convgrade/secret; made on first use)")] = None,
 ) -> None:
     """Grade a class against the visible and hidden tests, with student code in a sandbox."""
     from autograder.grading.jobs import class_grades, plan
@@ -151,6 +152,7 @@ def grade(
     from autograder.grading.results import GRADES_CSV, write_grades_csv
     from autograder.course import Course, CourseError, read_extensions, read_times
     from autograder.grading.late import with_late_policy
+    from autograder.grading.secret import default_path
     from autograder.grading.submissions import SubmissionError
     from autograder.grading.table import class_table
 
@@ -165,13 +167,14 @@ def grade(
     if unknown:
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
     url = _gradebook_url(gradebook) if gradebook else None
+    course_secret = _course_secret(secret or default_path(root))
     try:
         course = Course.load(root)
         granted = read_extensions(extensions) if extensions else {}
         students_of_roster = _roster(roster) if roster else []
         jobs = plan(
             submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET,
-            students=student, roster=students_of_roster, times=read_times(times) if times else {},
+            students=student, roster=students_of_roster, times=read_times(times) if times else {}, secret=course_secret,
         )  # fmt: skip
     except (SubmissionError, CourseError) as exc:
         raise fail(str(exc)) from None
@@ -195,6 +198,19 @@ def grade(
     console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")
     if url:
         _record_in_gradebook(url, root, out)
+
+
+def _course_secret(path: Path) -> bytes:
+    """The course secret in ``path``, made there on first use with a one-line notice."""
+    from autograder.grading.secret import SecretError, load_secret
+
+    try:
+        value, created = load_secret(path)
+    except SecretError as exc:
+        raise fail(str(exc)) from None
+    if created:
+        errors.print(f"made the course secret {path}: hidden inputs derive from it; keep it, and keep it private", highlight=False)
+    return value
 
 
 def _roster(value: str) -> list[str]:

@@ -2,18 +2,57 @@
 
 Every input a check uses comes from a seeded generator, so grading the same
 submission twice gives the same scores.
+
+A hidden check's inputs must not be learnable: while ``salted(salt)`` is in
+force (the batch runner sets it around each hidden check, with the submission's
+salt from the course secret, ``autograder.grading.secret``), ``randn(..., seed=N)``
+draws from a seed mixed with the salt, and property tests draw their examples
+from a salted Hypothesis seed (``autograder.checks.replay``). The same salt gives
+the same inputs; another student's salt gives others. Visible checks, and every
+run without a salt (a self-check, ``pytest solutions/``), keep the fixed seeds.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
 
 
+_SALT: ContextVar[str | None] = ContextVar("convgrade_hidden_salt", default=None)
+
+
+@contextmanager
+def salted(salt: str | None) -> Iterator[None]:
+    """Inputs drawn inside the block derive from ``salt`` too (``None``: the fixed seeds alone)."""
+    token = _SALT.set(salt)
+    try:
+        yield
+    finally:
+        _SALT.reset(token)
+
+
+def current_salt() -> str | None:
+    """The salt in force: a hidden check's while it runs in a graded batch, else ``None``."""
+    return _SALT.get()
+
+
+def salted_seed(salt: str, seed: int | str) -> int:
+    """A 63-bit seed from ``salt`` and ``seed``: keyed BLAKE2b, so one seed's draws say nothing of another's."""
+    digest = hashlib.blake2b(str(seed).encode(), key=salt.encode()[:64], digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 def randn(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """A standard-normal tensor, the same on every run for the same seed."""
+    """A standard-normal tensor, the same on every run for the same seed (and salt, in a hidden check)."""
+    salt = _SALT.get()
+    if salt is not None:
+        seed = salted_seed(salt, seed)
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 

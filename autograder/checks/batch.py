@@ -4,7 +4,9 @@
 every check against each submission in turn, with fixtures set up afresh, exactly
 as in a run of its own. Plain checks (no marker a hook acts on) run without
 pytest's hooks per phase (``_run_plain``); property tests replay the examples
-drawn once (``autograder.checks.replay``).
+drawn once (``autograder.checks.replay``). Hidden checks run under their
+submission's salt (``salt_of``), so their inputs are the student's own
+(``autograder.inputs.salted``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 from autograder import settings
 from autograder.assignment import Assignment
+from autograder.inputs import salted
 from autograder.checks.context import CheckSession, Use, session_of
 from autograder.checks.explain import explain
 from autograder.checks.plugin import check_result, is_check
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from autograder.sandbox.client import Sandbox
 
 OnGraded = Callable[[Any, Scoreboard, float], None]  # (the submission's key, its scores, seconds it took)
+SaltOf = Callable[[Any], str | None]  # the submission's key -> the salt of its hidden checks' inputs (None: fixed inputs)
 
 _REPLAY = ReplayExamples()  # property tests' examples, drawn once per process
 
@@ -61,9 +65,13 @@ def run_batch(
     sandbox: Sandbox | None = None,
     call_timeout: float | None = settings.CALL_TIMEOUT,
     budget: float | None = None,
+    salt_of: SaltOf | None = None,
 ) -> None:
-    """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``on_graded(key, board, seconds)`` after each."""
-    batch = _Batch(submissions, on_graded)
+    """Run ``tests`` against each ``(key, folder)`` of ``submissions`` in one session; ``on_graded(key, board, seconds)`` after each.
+
+    ``salt_of(key)``: the salt each submission's hidden checks draw their inputs with (default: none, fixed inputs).
+    """
+    batch = _Batch(submissions, on_graded, salt_of)
     session = CheckSession(sandbox=sandbox, call_timeout=call_timeout, budget=budget, batch=True, complete=True)
     args = [
         *(str(path) for path in tests if path.is_dir()),
@@ -84,8 +92,9 @@ def run_batch(
 class _Batch:
     """Runs the collected checks once per submission (a ``pytest_runtestloop`` of its own)."""
 
-    def __init__(self, submissions: Sequence[tuple[Any, Path]], on_graded: OnGraded) -> None:
+    def __init__(self, submissions: Sequence[tuple[Any, Path]], on_graded: OnGraded, salt_of: SaltOf | None = None) -> None:
         self.submissions, self.on_graded, self.ran = submissions, on_graded, 0
+        self.salt_of = salt_of
         self.errors: list[str] = []  # collection errors (pytest's terminal, which would print them, is off)
         self.stdout = sys.stdout  # where the caller's output goes, outside the run's redirection
 
@@ -102,18 +111,21 @@ class _Batch:
         uses = {name: assignment.uses for name, assignment in checks.assignments.items()}
         items = session.items
         plain = [_plain(item) for item in items]
+        hidden = [bool(dict(item.user_properties).get("convgrade_hidden")) for item in items]
         for key, folder in self.submissions:
             started = time.perf_counter()
             checks.student_dir = folder
             board.results = []
+            salt = self.salt_of(key) if self.salt_of else None
             for index, item in enumerate(items):
                 nextitem = items[index + 1] if index + 1 < len(items) else None  # None: tear every fixture down
-                if plain[index]:
-                    result = _run_plain(item, nextitem)
-                    if result is not None:
-                        board.results.append(result)
-                else:
-                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                with salted(salt if hidden[index] else None):  # visible checks keep their fixed inputs: students see them
+                    if plain[index]:
+                        result = _run_plain(item, nextitem)
+                        if result is not None:
+                            board.results.append(result)
+                    else:
+                        item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             checks.forget_students()
             with contextlib.redirect_stdout(self.stdout):  # pytest's output is kept aside; the caller's is not
                 self.on_graded(key, Scoreboard(list(board.results)).traced(uses), time.perf_counter() - started)

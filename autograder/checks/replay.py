@@ -17,22 +17,37 @@ Given a ``folder``, the examples drawn are kept there too, so that the other
 processes of the same ``convgrade grade`` run read them instead of drawing them
 again. Only the grader's own processes write that folder (a private temporary
 one), so what is in it is unpickled without a second thought.
+
+A hidden check runs under its submission's salt (``autograder.inputs.salted``):
+then Hypothesis draws from a seed derived from the salt and the test's node id
+(``hypothesis.seed``'s attribute, which overrides ``derandomize``), and the
+examples are kept by salt, once per seed rather than once per run: every student
+has examples of their own, drawn once, the same on every rerun. They are kept
+only while that salt is graded, and never shared with other processes (no other
+process grades that submission). Hypothesis also mixes in literals from every
+local module loaded so far; salted examples are drawn without them
+(``no_local_constants``), so that they follow from the seed alone, whatever the
+grading process happened to import before that student.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import functools
 import hashlib
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
 
 from autograder.atomic import atomic_write_bytes
+from autograder.inputs import current_salt, salted_seed
 
 Examples = list[dict[str, Any]]
 
@@ -43,6 +58,8 @@ class ReplayExamples:
     def __init__(self, folder: Path | None = None) -> None:
         self.examples: dict[str, Examples] = {}  # by node id: the run's tests do not change
         self.folder = folder  # where the processes of one run share what they drew
+        self.salt: str | None = None  # the salt whose examples ``salted`` holds
+        self.salted: dict[str, Examples] = {}  # by node id, drawn under ``salt`` (a hidden check's, one submission's)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -50,11 +67,9 @@ class ReplayExamples:
         if given is None:
             return None
         args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        if pyfuncitem.nodeid not in self.examples:
-            self.examples[pyfuncitem.nodeid] = self._shared(pyfuncitem.nodeid, lambda: record(pyfuncitem.obj, args))
         body = given.inner_test
         owner = () if pyfuncitem.instance is None else (pyfuncitem.instance,)
-        for drawn in self.examples[pyfuncitem.nodeid]:
+        for drawn in self._examples(pyfuncitem, args):
             example = fresh(drawn)  # a check may change its inputs; the next submission gets them fresh
             try:
                 body(*owner, **args, **example)
@@ -63,6 +78,19 @@ class ReplayExamples:
                 exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
                 raise
         return True
+
+    def _examples(self, item: pytest.Function, args: dict[str, Any]) -> Examples:
+        """The examples of ``item``: drawn once per run, or once per salt when a hidden check runs under one."""
+        salt, nodeid = current_salt(), item.nodeid
+        if salt is None:
+            if nodeid not in self.examples:
+                self.examples[nodeid] = self._shared(nodeid, lambda: record(item.obj, args))
+            return self.examples[nodeid]
+        if salt != self.salt:  # the next submission: the last one's examples are of no more use
+            self.salt, self.salted = salt, {}
+        if nodeid not in self.salted:
+            self.salted[nodeid] = record(item.obj, args, seed=salted_seed(salt, nodeid))
+        return self.salted[nodeid]
 
     def _shared(self, nodeid: str, draw: Any) -> Examples:
         """The examples another process of this run drew, else ``draw()``'s, kept for the others."""
@@ -94,18 +122,55 @@ def fresh(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def record(test: Any, args: dict[str, Any]) -> Examples:
-    """The examples Hypothesis runs ``test`` on when every one passes, in order."""
+def record(test: Any, args: dict[str, Any], *, seed: int | None = None) -> Examples:
+    """The examples Hypothesis runs ``test`` on when every one passes, in order (drawn from ``seed``, if given)."""
     given = test.hypothesis
     body, examples = given.inner_test, []
+    wrapped = getattr(test, "__func__", test)  # a test method: the function @given made, where Hypothesis reads the seed
+    fixed = wrapped._hypothesis_internal_use_seed  # what ``hypothesis.seed(n)`` sets; it overrides ``derandomize``
 
     @functools.wraps(body)  # the same digest, so derandomize draws from the same seed
     def recorder(*_owner: Any, **kwargs: Any) -> None:  # Hypothesis passes a method's ``self`` by name
         examples.append(copy.deepcopy({key: value for key, value in kwargs.items() if key not in args and key != "self"}))
 
     given.inner_test = recorder
+    if seed is not None:
+        wrapped._hypothesis_internal_use_seed = seed
     try:
-        test(**args)
+        with no_local_constants() if seed is not None else contextlib.nullcontext():
+            test(**args)
     finally:
         given.inner_test = body
+        wrapped._hypothesis_internal_use_seed = fixed
     return examples
+
+
+@contextlib.contextmanager
+def no_local_constants() -> Iterator[None]:
+    """Hypothesis draws inside the block as if no local module were loaded.
+
+    Hypothesis sometimes draws a literal found in the source of a local module
+    it has seen loaded (``hypothesis.internal.conjecture.providers``), so what it
+    draws from one seed changes when the process imports one more module. Under
+    another Hypothesis, without these internals, it draws as it does.
+    """
+    providers = _providers()
+    if providers is None:
+        yield
+        return
+    saved, none = providers._get_local_constants, providers.Constants()
+    providers.CONSTANTS_CACHE.cache.clear()  # the literals allowed per kind of draw, worked out from the pool
+    providers._get_local_constants = lambda: none
+    try:
+        yield
+    finally:
+        providers._get_local_constants = saved
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
+def _providers() -> ModuleType | None:
+    """Hypothesis's module of primitive draws, if it has the pool of local literals this module knows."""
+    from hypothesis.internal.conjecture import providers
+
+    known = all(hasattr(providers, name) for name in ("_get_local_constants", "Constants", "CONSTANTS_CACHE"))
+    return providers if known else None

@@ -5,6 +5,7 @@ The pipeline reads top to bottom:
 1. ``submissions``: every (student, assignment) of ``SUBMITTED``, links and special files refused, ids checked
    against the output's names; ``archives``: zips unpacked without trusting them;
 2. ``jobs``: a ``Job`` per submission, and the marker that says one is done (a rerun skips it);
+   ``secret``: the course secret, from which each submission's hidden inputs derive;
 3. ``pool``: the jobs in chunks over grading processes, each with a warm sandbox;
 4. ``chunk``: one chunk graded in one pytest session, each submission's files written as it ends;
 5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``, each check's text capped; ``late``: late penalties from raw scores and hand-in times;

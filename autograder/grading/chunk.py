@@ -56,6 +56,7 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
         run_batch(
             assignment, [assignment.visible_tests, assignment.hidden_tests], submissions, on_graded,
             sandbox=_sandbox, call_timeout=call_timeout, budget=settings.SUBMISSION_BUDGET,
+            salt_of=lambda job: job.salt,  # each student's hidden inputs are their own (autograder.grading.secret)
         )  # fmt: skip
 
 

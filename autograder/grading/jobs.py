@@ -3,7 +3,9 @@
 ``plan`` lists every (student, assignment) of ``SUBMITTED`` (folders or zips,
 safely extracted) as a ``Job`` whose digest is everything that decides its
 grade: the submission's files, the instructor's tests and ``assignment.toml``
-(``grading_key``), the grader itself and the options that change scores. When a
+(``grading_key``), the grader itself, the options that change scores and the
+course secret's fingerprint (a job carries its hidden inputs' salt,
+``autograder.grading.secret``). When a
 job's files are written, its marker ``.graded.json`` is written last, so
 ``previous_row`` finds a job done only when all its files are, and only while
 nothing that decides its grade has changed. ``class_grades`` is every row on
@@ -26,6 +28,7 @@ from autograder.assignment import HIDDEN_TESTS, METADATA, VISIBLE_TESTS, Assignm
 from autograder.atomic import atomic_write_text
 from autograder.grading.class_page import CLASS_PAGE
 from autograder.grading.results import GRADES_CSV
+from autograder.grading.secret import fingerprint, hidden_salt
 from autograder.grading.submissions import Submission, content_hash, discover, is_safe_name
 from autograder.scores import GradeRow, Status, grader_error
 
@@ -43,6 +46,7 @@ class Job:
     source: Path  # the instructor's assignment folder in source/
     out: Path  # OUT/<student>/<assignment>/
     digest: str  # the submission's content hash ("" when there is nothing to hash)
+    salt: str | None = None  # what its hidden checks' inputs derive from (autograder.grading.secret); None: fixed inputs
 
     @property
     def key(self) -> tuple[str, str]:
@@ -62,13 +66,13 @@ def _what_grades(metadata: Path) -> str:
     return json.dumps({key: value for key, value in data.items() if key not in ("due", "weight")}, sort_keys=True, default=str)
 
 
-def grading_key(assignment: Path, *, call_timeout: float, budget: float | None) -> str:
-    """A hash of all that decides a grade besides the submission: tests, ``assignment.toml``, grader, options."""
+def grading_key(assignment: Path, *, call_timeout: float, budget: float | None, secret: bytes | None = None) -> str:
+    """A hash of all that decides a grade besides the submission: tests, ``assignment.toml``, grader, options, secret (its fingerprint)."""
     digest = hashlib.sha256()
     for part in (
         grader_fingerprint(), _what_grades(assignment / METADATA),
         *(content_hash(assignment / folder) if (assignment / folder).is_dir() else "" for folder in (VISIBLE_TESTS, HIDDEN_TESTS)),
-        repr(call_timeout), repr(budget),
+        repr(call_timeout), repr(budget), fingerprint(secret) if secret is not None else "",
     ):  # fmt: skip
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
@@ -78,12 +82,14 @@ def plan(
     submitted: Path, source: Path, assignments: list[str], out: Path, *,
     call_timeout: float, budget: float | None, students: list[str] | None = None, roster: list[str] = (),
     times: Mapping[tuple[str, str], datetime] = {},  # noqa: B006 - read only
+    secret: bytes | None = None,
 ) -> list[Job]:
     """Every submission of the named assignments (of the named ``students``), extracted under ``out/.extracted``.
 
     ``times``: hand-in times by (student, assignment), over those nbgrader's ``timestamp.txt`` gives.
+    ``secret``: the course secret, from which each job's hidden inputs derive (``None``: the tests' fixed inputs).
     """
-    keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget) for name in assignments}
+    keys = {name: grading_key(source / name, call_timeout=call_timeout, budget=budget, secret=secret) for name in assignments}
     modules = {name: Assignment.load(source / name).module for name in assignments}
     jobs = []
     for submission in discover(submitted, assignments, out / EXTRACTED, modules=modules, roster=roster, reserved=OUTPUT_NAMES):
@@ -94,7 +100,8 @@ def plan(
         digest = content_hash(submission.folder) if submission.folder else ""
         folder = out / _folder_of(submission.student) / submission.assignment
         key = keys[submission.assignment]
-        jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}:{submission.note or ''}:{key}"))
+        salt = hidden_salt(secret, submission.assignment, submission.student) if secret is not None else None
+        jobs.append(Job(submission, source / submission.assignment, folder, f"{digest}:{submission.error or ''}:{submission.note or ''}:{key}", salt))
     return jobs
 
 
