@@ -69,3 +69,15 @@ def tiny_course(tmp_path):
     (folder / "tests" / "test_tiny.py").write_text(TINY_TESTS)
     (folder / "hidden_tests" / "test_tiny_hidden.py").write_text(TINY_HIDDEN)
     return folder.parent.parent
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One bubblewrap sandbox for the tests that run student code in it (`make test` installs bubblewrap)."""
+    from autograder.sandbox.client import Sandbox
+    from autograder.sandbox.launch import bubblewrap_available
+
+    assert bubblewrap_available(), "bubblewrap (bwrap) is needed: `make test` installs it (apt-get install bubblewrap)"
+    started = Sandbox(bubblewrap=True)
+    yield started
+    started.stop()

@@ -164,12 +164,12 @@ def test_grades_csv_has_the_columns_in_order_and_sorted_rows(tmp_path):
     with path.open(newline="") as file:
         read = list(csv.reader(file))
     assert read[0] == list(GRADES_COLUMNS) == [
-        "student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in", "review",
+        "student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in", "review", "weight",
     ]  # fmt: skip
     assert read[1:] == [
-        ["alice", "03_padding", "7.5", "10", "graded", "", "", "", ""],
-        ["alice", "04_channels", "0", "8", "no submission", "", "", "", ""],
-        ["bob", "03_padding", "0", "10", "bad archive", "", "", "", ""],
+        ["alice", "03_padding", "7.5", "10", "graded", "", "", "", "", ""],
+        ["alice", "04_channels", "0", "8", "no submission", "", "", "", "", ""],
+        ["bob", "03_padding", "0", "10", "bad archive", "", "", "", "", ""],
     ]
 
 

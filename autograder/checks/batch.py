@@ -126,9 +126,12 @@ class _Batch:
                             board.results.append(result)
                     else:
                         item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            failed = next((student.sandbox_failure for student in checks.students.values() if student.sandbox_failure), None)
             checks.forget_students()
+            scores = Scoreboard(list(board.results)).traced(uses)
+            scores.grader_error = failed  # the sandbox broke before the student's code ran: not the student's scores
             with contextlib.redirect_stdout(self.stdout):  # pytest's output is kept aside; the caller's is not
-                self.on_graded(key, Scoreboard(list(board.results)).traced(uses), time.perf_counter() - started)
+                self.on_graded(key, scores, time.perf_counter() - started)
             self.ran += 1
         return True
 

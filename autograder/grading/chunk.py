@@ -42,8 +42,15 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
     _sandbox.ready()  # a sandbox that cannot start is the grader's failure (rows say so, a rerun grades them), not zeros
     assignment = Assignment.load(jobs[0].source)
 
+    retry: list[Job] = []  # the sandbox broke before their code ran: graded again, once, in a fresh sandbox
+
     def on_graded(job: Job, board: Scoreboard, seconds: float) -> None:
+        if board.grader_error is not None and job not in retry:
+            retry.append(job)
+            return
         try:
+            if board.grader_error is not None:
+                raise RuntimeError(board.grader_error)
             row = write_job(job, assignment, board, seconds)
         except Exception as exc:  # noqa: BLE001 - one submission's trouble must not stop the class
             row = error_row(job, exc)
@@ -52,12 +59,20 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
     with tempfile.TemporaryDirectory(prefix="convgrade-empty-") as nothing:
         empty = Path(nothing) / assignment.name  # no usable submission: every check fails, "padding.py is missing from 03_padding/"
         empty.mkdir()
-        submissions = [(job, job.submission.folder or empty) for job in jobs]
-        run_batch(
-            assignment, [assignment.visible_tests, assignment.hidden_tests], submissions, on_graded,
-            sandbox=_sandbox, call_timeout=call_timeout, budget=settings.SUBMISSION_BUDGET,
-            salt_of=lambda job: job.salt,  # each student's hidden inputs are their own (autograder.grading.secret)
-        )  # fmt: skip
+
+        def grade(batch: list[Job]) -> None:
+            run_batch(
+                assignment, [assignment.visible_tests, assignment.hidden_tests],
+                [(job, job.submission.folder or empty) for job in batch], on_graded,
+                sandbox=_sandbox, call_timeout=call_timeout, budget=settings.SUBMISSION_BUDGET,
+                salt_of=lambda job: job.salt,  # each student's hidden inputs are their own (autograder.grading.secret)
+            )  # fmt: skip
+
+        grade(jobs)
+        if retry:
+            _sandbox.stop()  # a fresh zygote and a fresh /tmp: whatever broke the last one is gone
+            _sandbox.ready()
+            grade(retry)
 
 
 def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: float) -> GradeRow:

@@ -21,7 +21,7 @@ from autograder.atomic import atomic_write_text
 from autograder.scores import CheckResult, Scoreboard, points_text, total
 
 GRADES_CSV = "grades.csv"
-GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in", "review")
+GRADES_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "raw_score", "late_days", "handed_in", "review", "weight")
 REQUIRED_COLUMNS = GRADES_COLUMNS[:5]  # the others may be left out (empty)
 RESULTS_JSON = "results.json"
 FEEDBACK_MD = "feedback.md"
