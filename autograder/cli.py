@@ -200,6 +200,25 @@ def grade(
         _record_in_gradebook(url, root, out)
 
 
+@app.command()
+def gradescope(
+    assignment: Annotated[str, typer.Argument(help="the assignment, e.g. 03_padding")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="the zip to write (default: ASSIGNMENT-gradescope.zip here)")] = None,
+    root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
+    secret: Annotated[Optional[Path], typer.Option(help="the course secret, from which each student's hidden inputs derive (default: $CONVGRADE_SECRET_FILE, else ROOT/.convgrade/secret; made on first use)")] = None,
+) -> None:
+    """Build ASSIGNMENT's Gradescope autograder (a zip to upload on its Configure Autograder page)."""
+    from autograder.grading.gradescope import GradescopeError, build_archive
+    from autograder.grading.secret import default_path
+
+    root, target = _course_root(root), output or Path(f"{assignment}-gradescope.zip")
+    try:
+        build_archive(root, assignment, target, _course_secret(secret or default_path(root)))
+    except (GradescopeError, AssignmentError) as exc:
+        raise fail(str(exc)) from None
+    console.print(f"wrote {target}: upload it on {assignment}'s Configure Autograder page (Ubuntu 22.04); keep it private, it holds the hidden tests and the course secret", highlight=False)
+
+
 def _course_secret(path: Path) -> bytes:
     """The course secret in ``path``, made there on first use with a one-line notice."""
     from autograder.grading.secret import SecretError, load_secret

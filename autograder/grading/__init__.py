@@ -11,6 +11,8 @@ The pipeline reads top to bottom:
 5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``, each check's text capped; ``late``: late penalties from raw scores and hand-in times;
    ``review``: a static scan of each submission's source that flags tampering for an instructor's look (never a score);
 6. ``table``: the class's grades on the terminal; ``class_page``: ``OUT/class.html``, the class at a glance; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database).
+7. ``gradescope``: one assignment as Gradescope's autograder archive (``convgrade gradescope``), and the run there that
+   grades one upload with ``convgrade grade`` and writes Gradescope's ``results.json``.
 
 The parent process (``pool``, ``jobs``, ``results``, ``table``) imports neither torch
 nor pytest; ``chunk`` is imported by the grading processes.

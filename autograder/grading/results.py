@@ -10,6 +10,7 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,7 @@ MAX_CHECK_TEXT = 6 * 1024  # characters of one check's explanation in results.js
 MAX_REASON = 1024  # characters of one check's reason and case (a headline, in the feedback's table too)
 HIDDEN_VISIBILITY = "after_published"  # Gradescope shows the test once grades are published
 VISIBLE_VISIBILITY = "visible"
+NAMED_MISTAKE = re.compile(r"; likely ([^:;\n]+)")  # how a failure's reason names a known mistake (autograder.compare)
 
 
 class ResultsError(Exception):
@@ -46,7 +48,7 @@ def results_json(board: Scoreboard, *, execution_time: float, output: str = "", 
     ``review``: what the static scan flagged (``autograder.grading.review``), for
     instructors: ``extra_data["review"]``, the spec's place for data of the grader's own.
     """
-    tests = [_gradescope_test(bounded(result)) for result in board.results]
+    tests = [{**_gradescope_test(bounded(result)), "number": str(number)} for number, result in enumerate(board.results, start=1)]
     return {
         "score": total(test["score"] for test in tests),
         "execution_time": round(execution_time, 2),
@@ -83,8 +85,9 @@ def _gradescope_test(result: CheckResult) -> dict[str, Any]:
         "output": failure_text(result),
         "output_format": "text",
         "visibility": HIDDEN_VISIBILITY if result.hidden else VISIBLE_VISIBILITY,
-        # which pytest check this is: how the nbgrader gradebook finds the notebook cell running it
-        "extra_data": {"nodeid": result.nodeid, "hidden": result.hidden},
+        "tags": [result.task, result.category],  # the function the check is about, and what it measures
+        # which pytest check this is: how the nbgrader gradebook finds the notebook cell running it; the known mistakes its reason names
+        "extra_data": {"nodeid": result.nodeid, "hidden": result.hidden, "mistakes": NAMED_MISTAKE.findall(result.reason)},
     }
 
 
