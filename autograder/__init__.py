@@ -19,6 +19,8 @@ Beside them, the modules everything shares:
   ``notebook`` (``check()`` in a notebook cell);
 - the course model, no torch, no pytest: ``assignment``, ``forbidden``, ``course`` (late policy);
 - the results model, data only: ``scores``;
+- a hand-in: ``handin`` (the module's API the release records, what a hand-in holds,
+  its manifest), and ``submit`` (``convgrade submit``: a student's folder checked, then packed);
 - ``student``: the proxy a check calls (the grader's side of every call);
 - ``settings`` (every default, once) and ``atomic`` (the one way a file is replaced);
 - ``cli``: the ``convgrade`` command.

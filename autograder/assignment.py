@@ -27,6 +27,9 @@ what is left in proportion to their declared points. ``convgrade release``
 writes the points the checks declare per category, visible and hidden together,
 into the released copies (``[rubric.declared]``), so that a student's
 self-check, which has only the visible checks, scores each check as grading does.
+It also writes ``[api]``: the functions the module must define, with their
+parameters (``pad2d = "(input, padding, mode='zeros', value=0.0)"``), which
+``convgrade submit`` holds the student's module to (``autograder.handin``).
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class Assignment:
     uses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # function -> the functions of the module it calls
     due: datetime | None = None  # when it is due (a late hand-in pays the course's late policy)
     weight: float = 1.0  # its weight in the course total
+    api: dict[str, str] = field(default_factory=dict)  # released copies: what the module must define, with its parameters
 
     @property
     def name(self) -> str:
@@ -171,9 +175,12 @@ class Assignment:
         due = data.get("due")
         if due is not None and not (isinstance(due, datetime) and due.tzinfo is not None):
             raise AssignmentError(f"{path}: due must be a date-time with its offset, e.g. 2026-12-08T23:59:00+01:00, not {due!r}.")
+        api = data.get("api", {})
+        if not (isinstance(api, dict) and all(isinstance(v, str) for v in api.values())):
+            raise AssignmentError(f"{path}: [api] is written by `convgrade release`: release again.")
         return cls(
             folder=folder, title=data["title"], module=data["module"], forbidden=forbidden, rubric=rubric,
-            uses={function: tuple(used) for function, used in uses.items()}, due=due, weight=float(weight),
+            uses={function: tuple(used) for function, used in uses.items()}, due=due, weight=float(weight), api=api,
         )  # fmt: skip
 
 

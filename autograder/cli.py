@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from autograder import settings
-from autograder.assignment import AssignmentError, assignments_in, enclosing_assignment, find_course_root
+from autograder.assignment import Assignment, AssignmentError, assignments_in, enclosing_assignment, find_course_root
 
 app = typer.Typer(
     help="convgrade: an auto-graded course on convolution, and its autograder.",
@@ -69,17 +69,23 @@ def release(
 
 
 def _resolve_folder(assignment: Optional[str], path: Optional[Path]) -> Path:
+    """The assignment folder a command works on: ``--path``; else the named one, first the one we are in
+    (a standalone copy too), then the course's ``assignments/NAME``, then ``./NAME``; else the one we are in."""
     if path is not None:
         return path
+    here = enclosing_assignment(Path.cwd())
     if assignment is None:
-        here = enclosing_assignment(Path.cwd())
         if here is None:
             raise fail("name an assignment (e.g. `convgrade check 03_padding`) or run this inside its folder")
         return here.folder
+    if here is not None and here.name == assignment:
+        return here.folder
     root = find_course_root()
-    folder = (root / "assignments" / assignment) if root else Path(assignment)
-    if not folder.is_dir():
-        raise fail(f"no assignment {assignment!r} here: looked for {folder}")
+    candidates = [*([root / "assignments" / assignment] if root else []), Path(assignment)]
+    folder = next((each for each in candidates if each.is_dir()), None)
+    if folder is None:
+        inside = f"; this folder is the assignment {here.name!r}" if here is not None else ""
+        raise fail(f"no assignment {assignment!r} here: looked for {', '.join(map(str, candidates))}{inside}")
     return folder
 
 
@@ -90,12 +96,13 @@ def check(
         Optional[Path],
         typer.Option(help="the folder to check: an assignment folder, or a folder of them (default: assignments/ASSIGNMENT)"),
     ] = None,
-    details: Annotated[bool, typer.Option(help="after the table, explain every failure in full")] = True,
+    details: Annotated[bool, typer.Option("--details", help="list every check and explain every failure in full (default: a line per function and its first failure)")] = False,
 ) -> None:
     """Run the visible checks of an assignment against the module in its folder."""
     from autograder.checks.rubric import hidden_summary
-    from autograder.checks.run import run_visible_checks
-    from autograder.checks.tables import assignments_table, score_table, total_line
+    from autograder.checks.run import run_visible_checks_of
+    from autograder.checks.tables import report_text
+    from autograder.scores import Scoreboard
 
     folder = _resolve_folder(assignment, path)
     try:
@@ -105,28 +112,57 @@ def check(
         raise fail(str(exc)) from None
     if not folders:
         raise fail(f"{folder} holds no assignment (no assignment.toml in it or its subfolders)")
-    runs = [run_visible_checks(f) for f in folders]
+    runs = run_visible_checks_of(folders)
     for run in runs:
         if not run.board.results:
             errors.print(run.pytest_output)
             raise fail(f"no check ran in {run.assignment.folder}: see pytest's output above")
-    if single:
-        run = runs[0]
-        console.print(score_table(run.board.results, title=f"{run.assignment.name}: {run.assignment.title}"))
-        console.print(total_line(run.board, "visible total"))
-        hidden = hidden_summary(run.assignment, run.board)
-        if hidden:
-            console.print(hidden, highlight=False)
-        if details:
-            for result in run.board.results:
-                if not result.passed and result.details and not result.reason.startswith("not implemented"):
-                    console.rule(Text(f"{result.task}: {result.check}"), style="red")
-                    console.print(result.details, highlight=False, markup=False)
-    else:
-        boards = {run.assignment.name: run.board for run in runs}
-        console.print(assignments_table(boards, title=f"visible checks in {folder}"))
+    first = runs[0].assignment
+    title = f"{first.name}: {first.title}" if single else f"visible checks in {folder}"
+    notes = [hidden] if single and (hidden := hidden_summary(first, runs[0].board)) else []
+    board = Scoreboard([result for run in runs for result in run.board.results])
+    modules = {run.assignment.name: run.assignment.module_file for run in runs}
+    report = report_text(board, width=console.width, details=details, title=title, label="visible total", notes=notes, modules=modules)
+    console.out(report, end="", highlight=False)
     all_passed = all(r.passed for run in runs for r in run.board.results)
     raise typer.Exit(code=0 if all_passed else 1)
+
+
+@app.command()
+def submit(
+    assignment: Annotated[Optional[str], typer.Argument(help="the assignment, e.g. 03_padding (default: the one whose folder you are in)")] = None,
+    student: Annotated[Optional[str], typer.Option(help="your student id (default: $JUPYTERHUB_USER, else your user name here, as nbgrader's exchange does)")] = None,
+    out: Annotated[Path, typer.Option(help="the folder the zip goes into")] = Path("."),
+    zip_: Annotated[bool, typer.Option("--zip", help="write the zip even where the course takes hand-ins through nbgrader's exchange")] = False,
+) -> None:
+    """Check your assignment as the grader will read it, then pack it to hand in: ASSIGNMENT-<student>.zip with its manifest."""
+    from autograder.submit import Refused, checked_folder, forbidden_calls, nbgrader_exchange, nbgrader_submit, pack
+
+    folder = _resolve_folder(assignment, None)
+    try:
+        released, who, whence = checked_folder(folder, student)
+    except (AssignmentError, Refused) as exc:
+        raise fail(f"not handed in: {exc}") from None
+    defines = f"defines {', '.join(released.api)} as released" if released.api else "(its release records no functions to check: no [api])"
+    console.print(f"{released.module}.py imports and {defines}", highlight=False)
+    from autograder.checks.run import run_visible_checks  # pytest, once the module is known to be one the checks can call
+    from autograder.checks.tables import score_table, total_line
+
+    run = run_visible_checks(folder)
+    console.print(score_table(run.board.results, title=f"{released.name}: {released.title}"))
+    console.print(total_line(run.board, "visible total"))
+    for line in forbidden_calls(run.board):
+        errors.print(Text.assemble(("warning: ", "yellow"), f"{line} (the grader refuses it too)"))
+    if (exchange := None if zip_ else nbgrader_exchange(folder)) is not None:
+        console.print(f"this course takes hand-ins through nbgrader's exchange (course {exchange.course}): handing over to `nbgrader submit`", highlight=False)
+        if (code := nbgrader_submit(exchange.command(folder, student), exchange.where)) is None:
+            console.print(f"nbgrader is not installed here, so nothing is handed in yet: in {exchange.where}, run\n  {exchange.shown(folder, student)}", highlight=False)
+        elif code != 0:
+            raise fail(f"`{exchange.shown(folder, student)}` failed (exit {code}): nbgrader says why above")
+        return
+    archive, manifest = pack(released, who, whence, out)
+    console.print(f"wrote {archive} ({', '.join(manifest['files'])}, manifest.json), handed in by {who} (from {whence}) at {manifest['handed_in']}", highlight=False)
+    console.print("hand in this zip unchanged, where your course asks: the grader checks every file against its manifest", highlight=False)
 
 
 @app.command()
@@ -191,6 +227,9 @@ def grade(
     console.print(class_table(grades, {name: a.weight for name, a in in_source.items()}))
     for line in undecided:
         errors.print(f"[yellow]warning:[/] {line}", highlight=False)
+    for job in jobs:  # a hand-in that differs from its manifest: graded as handed in, never passed over
+        if job.submission.flags:
+            errors.print(Text.assemble(("warning: ", "yellow"), f"{'/'.join(job.key)}: {'; '.join(job.submission.flags)} (graded as handed in)"))
     if class_page:
         from autograder.grading.class_page import write_class_page
 

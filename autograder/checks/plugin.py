@@ -14,13 +14,18 @@ The plugin
 - turns every failure into a one-line reason and a short report without
   harness frames (``autograder.checks.explain``);
 - records a ``CheckResult`` for each check on the session's scoreboard and
-  prints it as a table at the end of the run.
+  prints it at the end of the run: a line per function and its first failure
+  (``--details``: every check and failure), in place of pytest's report per failure;
+- in a self-check, stops a property test at its first example when its failure
+  cannot depend on the example (a stub), and freezes the heap after collection.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +36,7 @@ from autograder.checks.context import session_of
 from autograder.checks.explain import Explanation, explain
 from autograder.checks.rubric import category_of, declared_of, factors_for, hidden_summary
 from autograder.scores import CheckResult
-from autograder.student import Student, begin_check
+from autograder.student import CheckFailure, Student, begin_check, calls
 
 _EXPLAINED = pytest.StashKey[Explanation]()  # a failure explained, from _ShortReports to the report wrapper
 
@@ -66,6 +71,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--no-score-table",
         action="store_true",
         help="do not print the table of checks and points at the end",
+    )
+    group.addoption(
+        "--details",
+        action="store_true",
+        help="list every check and explain every failure in full (default: a line per function and its first failure)",
     )
 
 
@@ -170,6 +180,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             ]
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A self-check (every test collected is a check, outside a batch) freezes the heap and reports concisely.
+
+    ``gc.freeze``: with torch loaded, one full collection walks millions of
+    objects, and a session makes several (Hypothesis before its first example,
+    pytest at the end, Python's own as the checks allocate): together more than
+    the checks of a whole assignment take. Objects that live to this point live
+    to the end of a self-check; ``run_checks`` thaws them after its session (a
+    notebook's kernel lives on). A batch run's process does its own freezing.
+
+    Concise: convgrade's summary says each function's first failure (every
+    failure with ``--details``), so pytest's own section and line per failure
+    are dropped, unless asked for (``--tb``, ``-r``) or the summary is off
+    (``--no-score-table``).
+    """
+    config = session.config
+    if session_of(config).batch or not session.items or not all(is_check(item) for item in session.items):
+        return
+    gc.freeze()
+    if config.getoption("no_score_table"):
+        return
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "no"
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and config.option.reportchars == "fE":  # pytest's default: failures and errors
+        reporter.reportchars = reporter.reportchars.replace("f", "")
+
+
 def check_result(
     nodeid: str, properties: dict, *, passed: bool, reason: str = "", details: str = "", duration: float = 0.0,
     explained: Explanation | None = None,
@@ -219,6 +257,67 @@ def _check_of(item: pytest.Item) -> str:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     begin_check()
+
+
+class _Settled(BaseException):
+    """A property test's failure that no other example changes, carried past Hypothesis's search.
+
+    Not an ``Exception``: Hypothesis lets it through at once instead of
+    shrinking, which on a stub costs seconds per property test and finds nothing
+    a student needs (``not implemented yet`` is the whole story).
+    """
+
+    def __init__(self, failure: Exception) -> None:
+        super().__init__()
+        self.failure = failure
+
+
+def _settled(failure: Exception, latest_before: object) -> bool:
+    """Whether ``failure`` fails the check whatever the example: a stub, or a module that cannot be called at all.
+
+    The latter fails before any call starts (the module does not import, lacks
+    the function, or a function that hung is not called again), so the check's
+    latest call is still the one from before the example.
+    """
+    log = calls()
+    if isinstance(failure, NotImplementedError) and log.raised(failure) is not None:
+        return True
+    return isinstance(failure, CheckFailure) and log.latest is latest_before
+
+
+def _stopping_when_settled(test: Callable[..., object]) -> Callable[..., object]:
+    """``test`` (a property test's body) raising ``_Settled`` for a failure no example changes."""
+
+    @functools.wraps(test)
+    def example(*args: object, **kwargs: object) -> object:
+        before = calls().latest
+        try:
+            return test(*args, **kwargs)
+        except Exception as failure:
+            if _settled(failure, before):
+                raise _Settled(failure) from None
+            raise
+
+    return example
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    """A property check in a self-check stops at its first example when the failure cannot depend on it.
+
+    A batch run replays recorded examples instead (``autograder.checks.replay``), without shrinking.
+    """
+    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+    if handle is None or not is_check(item) or session_of(item.config).batch:
+        return (yield)
+    body = handle.inner_test
+    handle.inner_test = _stopping_when_settled(body)
+    try:
+        return (yield)
+    except _Settled as settled:
+        raise settled.failure from None
+    finally:
+        handle.inner_test = body
 
 
 class _Scorekeeper:
@@ -280,14 +379,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
-    board = session_of(config).results()
+    session = session_of(config)
+    board = session.results()
     if not board.results or config.getoption("no_score_table"):
         return
-    from autograder.checks.tables import score_table_text
+    from autograder.checks.tables import report_text
 
+    several = len(session.assignments) > 1
+    notes = [f"{name}: {hidden}" if several else hidden for name, a in session.assignments.items() if (hidden := hidden_summary(a, board))]
+    modules = {name: (session.student_dir or a.folder) / f"{a.module}.py" for name, a in session.assignments.items()}
     terminalreporter.write_sep("=", "convgrade score")
-    terminalreporter.write(score_table_text(board, width=terminalreporter._tw.fullwidth))
-    for assignment in session_of(config).assignments.values():
-        hidden = hidden_summary(assignment, board)
-        if hidden:
-            terminalreporter.write_line(hidden)
+    width = terminalreporter._tw.fullwidth
+    terminalreporter.write(report_text(board, width=width, details=config.getoption("details"), notes=notes, modules=modules))

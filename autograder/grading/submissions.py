@@ -1,13 +1,15 @@
 """Finding a class's submissions, and reading them without following what a student planted.
 
 The layout is nbgrader's: ``submitted/<student_id>/<assignment>/`` (a folder holding
-the module) or ``submitted/<student_id>/<assignment>.zip``, extracted safely
-(``autograder.grading.archives``). Every path of a hand-in is looked at without
-following links: a student folder, an assignment folder, a zip or a module that
-is a link, a pipe or a device is refused, never opened; files are read only when
-regular and bounded (``read_regular``). A submission that cannot be used is still
-listed, with the reason, so the grader records it as a zero rather than
-forgetting the student; so is a student id that cannot name the student's results.
+the module) or ``submitted/<student_id>/<assignment>.zip`` (or ``<assignment>-<student_id>.zip``
+as ``convgrade submit`` names it), extracted safely (``autograder.grading.archives``)
+and checked against its manifest when it holds one (``autograder.handin``). Every
+path of a hand-in is looked at without following links: a student folder, an
+assignment folder, a zip or a module that is a link, a pipe or a device is refused,
+never opened; files are read only when regular and bounded (``read_regular``). A
+submission that cannot be used is still listed, with the reason, so the grader
+records it as a zero rather than forgetting the student; so is a student id that
+cannot name the student's results.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from autograder.course import CourseError, parse_time
 from autograder.grading.archives import (  # MAX_FILES, SubmissionError and extract_zip are read from here too
     COPY_BLOCK, IGNORED_IN_ZIP, MAX_FILE_BYTES, MAX_FILES, SubmissionError, extract_zip,  # noqa: F401
 )  # fmt: skip
+from autograder.handin import MANIFEST, MAX_MANIFEST_BYTES, Checked, check_manifest, handed_in_files
 
 NO_SUBMISSION = "nothing was handed in"  # the reason of a missing submission (status ``missing``)
 ROSTER_COLUMNS = ("student_id", "id", "student", "username", "login")  # a roster's column of student ids, by its header
@@ -41,7 +44,8 @@ class Submission:
     folder: Path | None
     error: str | None
     note: str | None = None  # how a hand-in laid out otherwise was found ("found `Padding.py`: graded as `padding.py`")
-    handed_in: datetime | None = None  # when, from nbgrader's timestamp.txt or the instructor's times file
+    handed_in: datetime | None = None  # when, from nbgrader's timestamp.txt or the instructor's times file, else its manifest
+    flags: tuple[str, ...] = ()  # for the instructor's look: what differs from the hand-in's manifest (autograder.handin)
 
 
 MAX_ID_LENGTH = 100  # characters: a longer student id is no one's (and nears the file system's 255 bytes a name)
@@ -161,11 +165,11 @@ def locate(submission: Submission, module: str, work: Path) -> Submission:
     if len(same_but_case) == 1:
         copy = _copy_files(folder, work if folder != work else work.with_name(f"{work.name}.renamed"))
         (copy / same_but_case[0].name).rename(copy / wanted)
-        return replace(submission, folder=copy, note=f"found `{same_but_case[0].name}`, expected `{wanted}`: graded as `{wanted}`")
+        return replace(submission, folder=copy, note=_noted(submission, f"found `{same_but_case[0].name}`, expected `{wanted}`: graded as `{wanted}`"))
     subfolders = [p for p in entries if p.is_dir() and not p.is_symlink()]
     if len(subfolders) == 1 and not [p for p in entries if p.suffix == ".py"]:
         if _regular(subfolders[0] / wanted):
-            return replace(submission, folder=subfolders[0], note=f"found `{wanted}` in the folder `{subfolders[0].name}/`: graded from there")
+            return replace(submission, folder=subfolders[0], note=_noted(submission, f"found `{wanted}` in the folder `{subfolders[0].name}/`: graded from there"))
         if kind := _not_a_file(subfolders[0] / wanted):
             return _not_the_module(submission, f"{shown_id(subfolders[0].name)}/{wanted}", kind)
     shown = ", ".join(f"`{shown_id(p.name)}{'/' if p.is_dir() else ''}`" for p in entries[:8]) or "nothing"
@@ -175,6 +179,11 @@ def locate(submission: Submission, module: str, work: Path) -> Submission:
 
 
 IGNORED_NAMES = {IGNORED_IN_HASH, IGNORED_IN_ZIP}
+
+
+def _noted(submission: Submission, note: str) -> str:
+    """``note`` after the notes the submission already carries (its manifest's)."""
+    return f"{submission.note}; {note}" if submission.note else note
 
 
 def _not_the_module(submission: Submission, name: str, kind: str) -> Submission:
@@ -217,8 +226,8 @@ def _failed(student: str, assignment: str, reason: str) -> Submission:
 
 
 def _submitted_path(student_dir: Path, assignment: str) -> Path | None:
-    """The student's folder for ``assignment`` (preferred) or their zip of it, if either exists."""
-    for candidate in (student_dir / assignment, student_dir / f"{assignment}.zip"):
+    """The student's folder for ``assignment`` (preferred) or their zip of it (as nbgrader or ``convgrade submit`` names it), if any."""
+    for candidate in (student_dir / assignment, student_dir / f"{assignment}.zip", student_dir / f"{assignment}-{student_dir.name}.zip"):
         if candidate.is_symlink() or candidate.exists():
             return candidate
     return None
@@ -232,7 +241,7 @@ def _submission(student_dir: Path, assignment: str, extracted: Path) -> Submissi
         return _failed(student, assignment, NO_SUBMISSION)
     kind = _not_a_file(path)  # a link, a pipe or a device is never followed nor opened
     if kind == "a folder" and path.name == assignment:
-        return Submission(student, assignment, path, None, handed_in=_timestamp(path))
+        return _handed_in(student, assignment, path)
     if kind is not None:
         expected = "a folder of the student's own files" if path.name == assignment else "a regular file (a zip archive)"
         return _failed(student, assignment, f"{path.name} is {kind}, not {expected}.")
@@ -240,7 +249,29 @@ def _submission(student_dir: Path, assignment: str, extracted: Path) -> Submissi
         extract_zip(path, extracted)
     except SubmissionError as exc:
         return _failed(student, assignment, str(exc))
-    return Submission(student, assignment, extracted, None, handed_in=_timestamp(extracted))
+    return _handed_in(student, assignment, extracted)
+
+
+def _handed_in(student: str, assignment: str, folder: Path) -> Submission:
+    """A usable hand-in, checked against its manifest when it holds one (``convgrade submit`` writes it).
+
+    What differs is a note and a flag, never silent, and the hand-in is graded as
+    it is: a student may have zipped it again. The hand-in time is nbgrader's
+    ``timestamp.txt``, else the manifest's (the student's own word, and only while
+    the files are those it describes); ``--times`` overrides both (``jobs.plan``).
+    """
+    checked = Checked()
+    if (folder / MANIFEST).exists() or (folder / MANIFEST).is_symlink():
+        files = {relative: _sha256(read_regular(path, MAX_FILE_BYTES)) for relative, path in handed_in_files(folder)[:MAX_FILES]}
+        checked = check_manifest(read_regular(folder / MANIFEST, MAX_MANIFEST_BYTES), files, student)
+    return Submission(
+        student, assignment, folder, None, note=checked.note(), handed_in=_timestamp(folder) or checked.handed_in, flags=checked.problems
+    )  # fmt: skip
+
+
+def _sha256(data: bytes | None) -> str | None:
+    """The sha256 of a file's bytes as a manifest writes it, or None for a file not read."""
+    return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
 TIMESTAMP = "timestamp.txt"  # nbgrader's record of when a hand-in was collected

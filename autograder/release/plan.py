@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -145,7 +146,25 @@ def released_metadata(assignment: Assignment, text: str, declared: dict[str, flo
         raise ReleaseError(f"{assignment.folder / METADATA}: [rubric.declared] is written by the release; remove it from source/")
     declared = declared_points(assignment.folder) if declared is None else declared
     table = "".join(f"{category} = {points:g}\n" for category, points in sorted(declared.items()))
-    return f"{text.rstrip()}\n\n# Written by `convgrade release`: the points the checks declare per category, visible and hidden.\n[rubric.declared]\n{table}"
+    return f"{text.rstrip()}\n\n{_api_table(assignment)}# Written by `convgrade release`: the points the checks declare per category, visible and hidden.\n[rubric.declared]\n{table}"
+
+
+def _api_table(assignment: Assignment) -> str:
+    """The ``[api]`` table of the released ``assignment.toml``: the stub's functions and signatures, which ``convgrade submit`` checks.
+
+    The student's module is the released stub, edited: what it must still define
+    is recorded here, where the student's edits do not reach (``autograder.handin.api_of``).
+    """
+    from autograder.handin import api_of
+
+    if assignment.api:
+        raise ReleaseError(f"{assignment.folder / METADATA}: [api] is written by the release; remove it from source/")
+    if not assignment.module_file.is_file():
+        return ""
+    text = assignment.module_file.read_text(encoding="utf-8")
+    stub = stub_module(text, assignment.module_file) if has_markers(text) else text
+    rows = "".join(f"{name} = {json.dumps(signature)}\n" for name, signature in api_of(stub).items())
+    return f"# Written by `convgrade release`: the functions {assignment.module}.py must define, with their parameters.\n[api]\n{rows}\n"
 
 
 def write_file(path: Path, data: bytes) -> None:

@@ -1,0 +1,88 @@
+"""A student's self-check against `import torch`, measured in one run.
+
+    python bench/self_check_speed.py [--repeat 5]
+
+The floor of any self-check is `python -c "import torch"`: every check calls
+torch. The script times, round after round (each round runs every command once,
+so all of them see the same load), the commands a student runs:
+
+- `pytest assignments/03_padding` on the released stubs, and on the reference
+  (`--student-dir solutions/03_padding`);
+- `convgrade check 03_padding` on the stubs, and on the reference (`--path`);
+- `convgrade check --path solutions`: all seven assignments.
+
+It prints each command's median wall time over the rounds and its ratio to
+the median of `import torch`. Targets: 1.5x for one assignment (both commands),
+2.5x for all seven. The load average is printed before and after: other work on
+the machine makes every ratio worse, so measure when it is idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+CONVGRADE = [str(BIN / "convgrade"), "check"]
+
+# name, command, target ratio to `import torch` (None: the baseline)
+COMMANDS: list[tuple[str, list[str], float | None]] = [
+    ("python -c 'import torch'", [sys.executable, "-c", "import torch"], None),
+    ("pytest assignments/03_padding (stubs)", [*PYTEST, "assignments/03_padding"], 1.5),
+    ("pytest assignments/03_padding --student-dir solutions/03_padding", [*PYTEST, "assignments/03_padding", "--student-dir", "solutions/03_padding"], 1.5),
+    ("convgrade check 03_padding (stubs)", [*CONVGRADE, "03_padding"], 1.5),
+    ("convgrade check --path solutions/03_padding", [*CONVGRADE, "--path", "solutions/03_padding"], 1.5),
+    ("convgrade check --path solutions (all seven)", [*CONVGRADE, "--path", "solutions"], 2.5),
+]  # fmt: skip
+
+
+def wall(command: list[str]) -> float:
+    """Seconds the command takes, start to exit (its output discarded; a crash stops the benchmark)."""
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if done.returncode not in (0, 1):  # 1: checks failed, as they do on the stubs
+        sys.exit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return took
+
+
+def load() -> str:
+    """The load averages over 1, 5 and 15 minutes."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; each runs every command once (default 5)")
+    args = parser.parse_args()
+    print(f"load average before: {load()} ({os.cpu_count()} cores)")
+    for _, command, _ in COMMANDS:  # a warm-up round: files in the page cache, .pyc written
+        wall(command)
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in COMMANDS}
+    for _ in range(args.repeat):
+        for name, command, _ in COMMANDS:
+            samples[name].append(wall(command))
+    print(f"load average after:  {load()}")
+    baseline = statistics.median(samples[COMMANDS[0][0]])
+    width = max(len(name) for name in samples)
+    print(f"\n{'command':{width}}  median    min  ratio  target")
+    missed = 0
+    for name, _, target in COMMANDS:
+        median, ratio = statistics.median(samples[name]), statistics.median(samples[name]) / baseline
+        verdict = "" if target is None else f"{target:.1f}x {'ok' if ratio <= target else 'MISSED'}"
+        missed += target is not None and ratio > target
+        print(f"{name:{width}}  {median:5.2f}s {min(samples[name]):5.2f}s  {ratio:4.2f}x  {verdict}")
+    print(f"\nmedians of {args.repeat} rounds; ratios to the median of `import torch`")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
