@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -171,6 +172,7 @@ def grade(
     assignment: Annotated[Optional[list[str]], typer.Option("--assignment", "-a", help="grade only this assignment (repeatable; default: every assignment in source/)")] = None,
     out: Annotated[Path, typer.Option(help="where results, feedback and grades.csv go")] = Path("out"),
     processes: Annotated[int, typer.Option("--processes", "-j", min=1, help="grading processes, each with a sandbox of its own")] = max(1, min(settings.GRADING_PROCESSES, os.cpu_count() or 1)),
+    cluster: Annotated[Optional[str], typer.Option(help="grade on a dask cluster instead: a scheduler's address (tcp://host:8786), or local[:N] for N worker processes here (default N: the cores)")] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds one call of a student's function may take")] = settings.CALL_TIMEOUT,
     regrade: Annotated[bool, typer.Option("--regrade", help="grade again what a previous run already graded")] = False,
     student: Annotated[Optional[list[str]], typer.Option("--student", "-s", help="grade only this student (repeatable; default: every student in SUBMITTED)")] = None,
@@ -203,6 +205,7 @@ def grade(
     if unknown:
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
     url = _gradebook_url(gradebook) if gradebook else None
+    elsewhere = _on_cluster(cluster) if cluster else None
     course_secret = _course_secret(secret or default_path(root))
     try:
         course = Course.load(root)
@@ -218,7 +221,7 @@ def grade(
         whose = f" by {', '.join(student)}" if student else ""
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}{whose}")
     with _progress(len(jobs)) as advance:
-        rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance)
+        rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance, elsewhere=elsewhere)
     in_source = {a.name: a for a in assignments_in(source)}
     grades, undecided = with_late_policy(
         class_grades(out, jobs, rows), {name: a.due for name, a in in_source.items()}, course.late, granted
@@ -256,6 +259,23 @@ def gradescope(
     except (GradescopeError, AssignmentError) as exc:
         raise fail(str(exc)) from None
     console.print(f"wrote {target}: upload it on {assignment}'s Configure Autograder page (Ubuntu 22.04); keep it private, it holds the hidden tests and the course secret", highlight=False)
+
+
+def _on_cluster(cluster: str) -> Callable[..., None]:
+    """What grades on the dask cluster of --cluster: a value that is not one, or a cluster that cannot be reached, said in one sentence."""
+    from autograder.grading.cluster import ClusterError, on_cluster
+
+    def elsewhere(*args: Any) -> None:
+        try:
+            grader(*args)
+        except ClusterError as exc:
+            raise fail(str(exc)) from None
+
+    try:
+        grader = on_cluster(cluster)
+    except ClusterError as exc:
+        raise fail(str(exc)) from None
+    return elsewhere
 
 
 def _course_secret(path: Path) -> bytes:

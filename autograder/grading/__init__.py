@@ -6,7 +6,8 @@ The pipeline reads top to bottom:
    against the output's names; ``archives``: zips unpacked without trusting them;
 2. ``jobs``: a ``Job`` per submission, and the marker that says one is done (a rerun skips it);
    ``secret``: the course secret, from which each submission's hidden inputs derive;
-3. ``pool``: the jobs in chunks over grading processes, each with a warm sandbox;
+3. ``pool``: the jobs in chunks over grading processes, each with a warm sandbox; ``cluster``: the same chunks as
+   tasks on a dask cluster (``--cluster``), each worker with a warm sandbox, each job's files sent back to be written here;
 4. ``chunk``: one chunk graded in one pytest session, each submission's files written as it ends;
 5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``, each check's text capped; ``late``: late penalties from raw scores and hand-in times;
    ``review``: a static scan of each submission's source that flags tampering for an instructor's look (never a score);

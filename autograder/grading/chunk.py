@@ -2,9 +2,11 @@
 
 The instructor's visible and hidden tests from ``source/`` are collected once
 (one pytest session, ``autograder.checks.batch``) and run against each
-submission in turn, student code in the process's sandbox; for each, ``write_job``
-writes ``results.json``, the feedback pages and, last, the job's marker,
-atomically, so a crash loses at most the submission in hand.
+submission in turn, student code in the process's sandbox; for each, ``render_job``
+renders ``results.json`` and the feedback pages and ``write_rendered`` writes them
+and, last, the job's marker, atomically, so a crash loses at most the submission
+in hand. On a dask cluster the worker only renders: the files travel back as
+data and the client writes them (``autograder.grading.cluster``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from pathlib import Path
 from autograder import settings
 from autograder.assignment import Assignment
 from autograder.checks.batch import run_batch
-from autograder.grading.jobs import Job, error_row, mark_done
-from autograder.grading.results import write_feedback, write_results_json
+from autograder.grading.jobs import Job, Rendered, error_row, write_rendered
+from autograder.grading.results import RESULTS_JSON, render_feedback, results_json_text
 from autograder.grading.review import review_folder, summary
 from autograder.grading.submissions import NO_SUBMISSION
 from autograder.sandbox.client import Sandbox
 from autograder.scores import GradeRow, Scoreboard, Status
 
 Report = Callable[[Job, GradeRow], None]  # called with each job's row as soon as its files are written
+
+Finish = Callable[[Job, Rendered], GradeRow]  # what becomes of a job's rendered files: written here (``write_rendered``), or kept to send
 
 _sandbox: Sandbox | None = None  # this grading process's sandbox, started on first use (or adopted: autograder.grading.pool)
 
@@ -34,8 +38,11 @@ def use_sandbox(sandbox: Sandbox) -> None:
     _sandbox = sandbox
 
 
-def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None:
-    """Run one assignment's tests against each job's submission (one pytest session), writing each job's files."""
+def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report, finish: Finish | None = None) -> None:
+    """Run one assignment's tests against each job's submission (one pytest session), writing each job's files.
+
+    ``finish``: what is done with each job's rendered files instead of writing them (default: ``write_rendered``).
+    """
     global _sandbox
     if _sandbox is None:
         _sandbox = Sandbox()
@@ -51,7 +58,7 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
         try:
             if board.grader_error is not None:
                 raise RuntimeError(board.grader_error)
-            row = write_job(job, assignment, board, seconds)
+            row = (finish or write_rendered)(job, render_job(job, assignment, board, seconds))
         except Exception as exc:  # noqa: BLE001 - one submission's trouble must not stop the class
             row = error_row(job, exc)
         report(job, row)
@@ -75,8 +82,8 @@ def grade_chunk(jobs: list[Job], *, call_timeout: float, report: Report) -> None
             grade(retry)
 
 
-def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: float) -> GradeRow:
-    """results.json, the feedback pages and, last, the marker that says this submission is done."""
+def render_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: float) -> Rendered:
+    """The row of a graded submission, and its results.json and feedback pages as text."""
     submission = job.submission
     if not board.results:
         raise RuntimeError(f"no check ran for {assignment.name}")
@@ -87,8 +94,7 @@ def write_job(job: Job, assignment: Assignment, board: Scoreboard, seconds: floa
     note = submission.error or submission.note or ""
     flags = review_folder(submission.folder, assignment.module) if submission.folder else []  # for a look, never a score
     review = [flag.as_json() for flag in flags]
-    write_results_json(job.out / "results.json", board, execution_time=seconds, output=f"{note}\n" if note else "", review=review)
-    write_feedback(job.out, board, student=submission.student, assignment=assignment.name, title=assignment.title, note=note)
+    results = results_json_text(board, execution_time=seconds, output=f"{note}\n" if note else "", review=review)
+    feedback = render_feedback(board, student=submission.student, assignment=assignment.name, title=assignment.title, note=note)
     row = GradeRow(submission.student, assignment.name, board.score, board.max_score, str(status), review=summary(flags))
-    mark_done(job, row)
-    return row
+    return Rendered(row, {RESULTS_JSON: results, **feedback})

@@ -6,7 +6,7 @@ grade: the submission's files, the instructor's tests and ``assignment.toml``
 (``grading_key``), the grader itself, the options that change scores and the
 course secret's fingerprint (a job carries its hidden inputs' salt,
 ``autograder.grading.secret``). When a
-job's files are written, its marker ``.graded.json`` is written last, so
+job's files are written (``write_rendered``), its marker ``.graded.json`` is written last, so
 ``previous_row`` finds a job done only when all its files are, and only while
 nothing that decides its grade has changed. ``class_grades`` is every row on
 disk, whatever subset a run graded.
@@ -52,6 +52,14 @@ class Job:
     def key(self) -> tuple[str, str]:
         """(student, assignment)."""
         return self.submission.student, self.submission.assignment
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A graded submission's files, rendered but not yet written, and its row: plain data, built by the grader."""
+
+    row: GradeRow
+    files: dict[str, str]  # by name in the job's folder: results.json, feedback.md, feedback.html
 
 
 @functools.cache
@@ -126,6 +134,14 @@ def previous_row(job: Job) -> GradeRow | None:
 def mark_done(job: Job, row: GradeRow) -> None:
     """Write the job's marker: its files are all written, and this is its row."""
     atomic_write_text(job.out / MARKER, json.dumps({"digest": job.digest, "row": asdict(row)}))
+
+
+def write_rendered(job: Job, rendered: Rendered) -> GradeRow:
+    """Write a job's rendered files into its folder, each atomically, and last its marker; its row."""
+    for name, text in rendered.files.items():
+        atomic_write_text(job.out / name, text)
+    mark_done(job, rendered.row)
+    return rendered.row
 
 
 def error_row(job: Job, exc: BaseException) -> GradeRow:

@@ -37,6 +37,8 @@ from autograder.sandbox.launch import bubblewrap_available, launch, warn_unsandb
 from autograder.scores import GradeRow
 
 Progress = Callable[[Job, GradeRow, bool], None]  # (job, its row, whether a previous run graded it)
+Record = Callable[[Job, GradeRow], None]  # a job graded now, and its row
+Grader = Callable[[list[Job], float, Record], None]  # grades jobs (with a call timeout) elsewhere: autograder.grading.cluster
 
 PRELOAD = [  # what every grading process needs: the course's tests import hypothesis and the comparisons too
     "torch", "hypothesis.strategies", "autograder.grading.chunk", "autograder.compare",
@@ -116,8 +118,13 @@ def _grade_in_process(chunk: list[Job], call_timeout: float) -> None:
     grade_chunk(chunk, call_timeout=call_timeout, report=lambda job, row: _events.put((job.out, row)))
 
 
-def grade_all(jobs: list[Job], *, processes: int, call_timeout: float, regrade: bool, progress: Progress) -> list[GradeRow]:
-    """Grade every job not already done; ``progress(job, row, skipped)`` after each."""
+def grade_all(
+    jobs: list[Job], *, processes: int, call_timeout: float, regrade: bool, progress: Progress, elsewhere: Grader | None = None
+) -> list[GradeRow]:
+    """Grade every job not already done; ``progress(job, row, skipped)`` after each.
+
+    ``elsewhere``: what grades them instead of this machine's processes (a dask cluster: ``autograder.grading.cluster``).
+    """
     rows: list[GradeRow] = []
     todo = []
     for job in jobs:
@@ -133,7 +140,9 @@ def grade_all(jobs: list[Job], *, processes: int, call_timeout: float, regrade: 
         progress(job, row, False)
 
     processes = min(processes, len(chunks(todo, processes)))  # no process (nor sandbox) without a chunk to grade
-    if processes == 1:
+    if elsewhere is not None and todo:
+        elsewhere(todo, call_timeout, record)
+    elif processes == 1:
         _grade_here(todo, call_timeout, record)
     elif processes > 1:
         _grade_in_pool(todo, processes, call_timeout, record)

@@ -100,13 +100,18 @@ def failure_text(result: CheckResult) -> str:
     return result.details or result.reason
 
 
-def write_results_json(path: Path, board: Scoreboard, *, execution_time: float, output: str = "", review: Sequence[Mapping[str, Any]] = ()) -> None:
-    """Write Gradescope's ``results.json`` for one submission, atomically."""
+def results_json_text(board: Scoreboard, *, execution_time: float, output: str = "", review: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Gradescope's ``results.json`` for one submission, as the text written to the file."""
     data = results_json(board, execution_time=execution_time, output=output, review=review)
     # one test per line: readable, and written by json's C encoder (indent= would take its slow Python one)
     lines = ",\n".join(json.dumps(test, ensure_ascii=False) for test in data.pop("tests"))
     head = json.dumps(data, ensure_ascii=False)[:-1]
-    atomic_write_text(path, f'{head}, "tests": [\n{lines}\n]}}\n')
+    return f'{head}, "tests": [\n{lines}\n]}}\n'
+
+
+def write_results_json(path: Path, board: Scoreboard, *, execution_time: float, output: str = "", review: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Write Gradescope's ``results.json`` for one submission, atomically."""
+    atomic_write_text(path, results_json_text(board, execution_time=execution_time, output=output, review=review))
 
 
 def read_results_json(path: Path) -> dict[str, Any]:
