@@ -168,7 +168,7 @@ def submit(
 
 @app.command()
 def grade(
-    submitted: Annotated[Path, typer.Argument(help="the class's submissions: SUBMITTED/<student>/<assignment>/ or <assignment>.zip")],
+    submitted: Annotated[Path, typer.Argument(help="the class's submissions: SUBMITTED/<student>/<assignment>/ or <assignment>.zip; or a Canvas or Moodle download (its zip or folder) of one assignment")],
     assignment: Annotated[Optional[list[str]], typer.Option("--assignment", "-a", help="grade only this assignment (repeatable; default: every assignment in source/)")] = None,
     out: Annotated[Path, typer.Option(help="where results, feedback and grades.csv go")] = Path("out"),
     processes: Annotated[int, typer.Option("--processes", "-j", min=1, help="grading processes, each with a sandbox of its own")] = max(1, min(settings.GRADING_PROCESSES, os.cpu_count() or 1)),
@@ -190,6 +190,7 @@ def grade(
     from autograder.grading.results import GRADES_CSV, write_grades_csv
     from autograder.course import Course, CourseError, read_extensions, read_times
     from autograder.grading.late import with_late_policy
+    from autograder.grading.lms import is_download, lay_out_download
     from autograder.grading.secret import default_path
     from autograder.grading.submissions import SubmissionError
     from autograder.grading.table import class_table
@@ -198,12 +199,12 @@ def grade(
     source = root / "source"
     if not source.is_dir():
         raise fail(f"{root} has no source/ folder: the grader runs the instructor's tests from there")
-    if not submitted.is_dir():
-        raise fail(f"{submitted} is not a folder of submissions")
     known = [a.name for a in assignments_in(source)]
     unknown = [name for name in assignment or [] if name not in known]
     if unknown:
         raise fail(f"unknown assignment {', '.join(unknown)}; source/ has {', '.join(known)}")
+    if not submitted.is_dir() and not is_download(submitted):
+        raise fail(f"{submitted} is not a folder of submissions")
     url = _gradebook_url(gradebook) if gradebook else None
     elsewhere = _on_cluster(cluster) if cluster else None
     course_secret = _course_secret(secret or default_path(root))
@@ -211,12 +212,19 @@ def grade(
         course = Course.load(root)
         granted = read_extensions(extensions) if extensions else {}
         students_of_roster = _roster(roster) if roster else []
+        if download := lay_out_download(submitted, assignment or [], source, out, roster) if is_download(submitted) else None:
+            submitted, assignment = download.submitted, [download.assignment]
+            console.print(f"a {download.kind.capitalize()} download of {download.assignment}, laid out in {submitted}", highlight=False)
+            for line in download.warnings:
+                errors.print(f"[yellow]warning:[/] {line}", highlight=False)
         jobs = plan(
             submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET,
             students=student, roster=students_of_roster, times=read_times(times) if times else {}, secret=course_secret,
         )  # fmt: skip
     except (SubmissionError, CourseError) as exc:
         raise fail(str(exc)) from None
+    if download is not None:
+        jobs = download.annotate(jobs)
     if not jobs:
         whose = f" by {', '.join(student)}" if student else ""
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}{whose}")
@@ -224,7 +232,8 @@ def grade(
         rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance, elsewhere=elsewhere)
     in_source = {a.name: a for a in assignments_in(source)}
     grades, undecided = with_late_policy(
-        class_grades(out, jobs, rows), {name: a.due for name, a in in_source.items()}, course.late, granted
+        class_grades(out, jobs, rows), {name: a.due for name, a in in_source.items()}, course.late, granted,
+        flagged_late=download.late if download is not None else (),
     )
     write_grades_csv(out / GRADES_CSV, [asdict(row) for row in grades])
     console.print(class_table(grades, {name: a.weight for name, a in in_source.items()}))
@@ -259,6 +268,35 @@ def gradescope(
     except (GradescopeError, AssignmentError) as exc:
         raise fail(str(exc)) from None
     console.print(f"wrote {target}: upload it on {assignment}'s Configure Autograder page (Ubuntu 22.04); keep it private, it holds the hidden tests and the course secret", highlight=False)
+
+
+@app.command()
+def export(
+    to: Annotated[str, typer.Option("--to", help="canvas, moodle, csv (one row per student, with the weighted total) or nbgrader")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="the file to write (default: grades-<to>.csv here; nbgrader: ROOT/gradebook.db)")] = None,
+    results: Annotated[Path, typer.Option("--from", help="the OUT folder of `convgrade grade`, holding grades.csv")] = Path("out"),
+    roster: Annotated[Optional[Path], typer.Option(help="a CSV of student_id and the ids the LMS knows: name, lms_id, sis_user_id, sis_login_id, section, email, idnumber, username")] = None,
+    id_column: Annotated[str, typer.Option(help="Moodle: the roster's column that identifies users: email, idnumber or username")] = "email",
+    feedback: Annotated[bool, typer.Option("--feedback", help="Moodle: a feedback column per assignment (status, late penalty)")] = False,
+    canvas_id: Annotated[Optional[list[str]], typer.Option(help="Canvas: ASSIGNMENT=ID, Canvas's id of the assignment (repeatable; without one Canvas matches by title)")] = None,
+    root: Annotated[Optional[Path], typer.Option(help="nbgrader: the course folder, holding source/ (default: found from here)")] = None,
+) -> None:
+    """Export the grades of record (OUT/grades.csv) as Canvas, Moodle, a wide CSV or nbgrader's gradebook imports them."""
+    from autograder.atomic import atomic_write_text
+    from autograder.grading.export import ExportError, export_text
+
+    if to == "nbgrader":
+        course = _course_root(root)
+        _record_in_gradebook(_gradebook_url(str(out or course / "gradebook.db")), course, results)
+        return
+    try:
+        text, warnings, summary = export_text(to, results, roster, id_column=id_column, feedback=feedback, canvas_ids=canvas_id or [])
+    except ExportError as exc:
+        raise fail(str(exc)) from None
+    atomic_write_text(target := out or Path(f"grades-{to}.csv"), text)
+    for line in warnings:
+        errors.print(f"[yellow]warning:[/] {line}", highlight=False)
+    console.print(f"wrote {target}: {summary}", highlight=False)
 
 
 def _on_cluster(cluster: str) -> Callable[..., None]:

@@ -52,6 +52,24 @@ def extract_zip(archive: Path, target: Path) -> None:
         raise SubmissionError(f"{archive.name} cannot be read (encrypted or an unsupported compression: {exc}).") from None
 
 
+def checked_member(info: zipfile.ZipInfo, name: str) -> PurePosixPath:
+    """One member's safe relative path, after refusing what its header declares unsafe (``SubmissionError``).
+
+    For a zip read member by member (an LMS's download of a whole class,
+    ``autograder.grading.lms``): a path outside, a link, a special file, a member
+    over the one-file cap or compressed like a bomb.
+    """
+    path = _member_path(info, name)
+    _check_kind(info, name)
+    _check_declared_size(info, name)
+    return path
+
+
+def copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, name: str) -> int:
+    """Stream one member checked by ``checked_member`` to ``destination`` (a new file), the bytes written counted against the caps."""
+    return _copy_member(zf, info, destination, name, budget=MAX_TOTAL_BYTES)
+
+
 def _mib(size: int) -> str:
     """``10485760`` -> ``10 MiB``."""
     return f"{size / 1024 / 1024:g} MiB"
