@@ -235,8 +235,9 @@ def grade(
         class_grades(out, jobs, rows), {name: a.due for name, a in in_source.items()}, course.late, granted,
         flagged_late=download.late if download is not None else (),
     )
-    write_grades_csv(out / GRADES_CSV, [asdict(row) for row in grades])
-    console.print(class_table(grades, {name: a.weight for name, a in in_source.items()}))
+    weights = {name: a.weight for name, a in in_source.items()}
+    write_grades_csv(out / GRADES_CSV, [{**asdict(row), "weight": f"{weights[row.assignment]:g}" if row.assignment in weights else ""} for row in grades])
+    console.print(class_table(grades, weights))
     for line in undecided:
         errors.print(f"[yellow]warning:[/] {line}", highlight=False)
     for job in jobs:  # a hand-in that differs from its manifest: graded as handed in, never passed over

@@ -296,6 +296,8 @@ def test_grades_csv_keeps_every_graded_row_whatever_a_run_grades(tiny_course, tm
     """Grade one assignment, then another, then one student: no row is lost, each with its current score."""
     second = tiny_course / "source" / "02_tiny"
     shutil.copytree(tiny_course / "source" / "01_tiny", second)
+    toml = second / "assignment.toml"
+    toml.write_text("weight = 3\n" + toml.read_text())  # a top-level key: before the [rubric] table
     submitted, out = _tiny_class(tmp_path, tiny_course), tmp_path / "out"
     shutil.copytree(submitted / "ann" / "01_tiny", submitted / "ann" / "02_tiny")
     _, rows = _grade_tiny(submitted, out, tiny_course, "-a", "01_tiny")
@@ -308,6 +310,9 @@ def test_grades_csv_keeps_every_graded_row_whatever_a_run_grades(tiny_course, tm
     assert "bob/01_tiny: 20/20" in stdout and "ann/" not in stdout
     assert after.keys() == rows.keys()
     assert {key: row for key, row in after.items() if key[0] != "bob"} == {key: row for key, row in rows.items() if key[0] != "bob"}
+    assert {key: row["weight"] for key, row in after.items()} == {(s, a): "3" if a == "02_tiny" else "1" for s, a in after}
+    bob = next(line.split() for line in stdout.splitlines() if line.split()[:1] == ["bob"])
+    assert bob[-1] == "25.0%", f"(1 x 100% + 3 x 0%) / 4, weighted, not an even split's 50%: {bob}"
 
 
 def test_hand_ins_laid_out_otherwise_are_found_or_explained_first(tmp_path):
