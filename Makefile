@@ -40,6 +40,7 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/reference_speed.py
 	$(BIN)/python bench/grading_throughput.py
+	$(BIN)/python bench/self_check_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -76,10 +76,12 @@ def test_pytest_says_one_line_per_function_then_each_functions_first_failure_onl
     rows = function_rows(said)
     assert [row.split()[0] for row in rows] == ["pad2d", "same_padding", "conv2d_same"], said
     assert "9/14" in rows[0] and "FAIL  wrong values" in rows[0] and rows[1].endswith("pass"), said
-    assert re.search(r"likely symmetric\s+padding instead of reflect", said), "the named mistake, on pad2d's line"
+    flat = " ".join(said.split())  # the summary's lines unwrapped
+    assert "FAIL wrong values: 4 of 8 elements differ, the largest by 1 at [0, 0]; likely symmetric padding instead of reflect" in flat
+    assert "FAIL this uses your `pad2d`, which fails 5 checks: fix it first;" in flat, "conv2d_same's failures follow from pad2d's"
     headers = [line for line in said.splitlines() if line.startswith("── ")]
-    assert [header.split(":")[0] for header in headers] == ["── pad2d", "── conv2d_same"], said
-    assert said.count("  call: ") == 2 and said.count("likely mistake: symmetric padding instead of reflect") == 2
+    assert [header.split(":")[0] for header in headers] == ["── pad2d"], "pad2d's first failure in full; conv2d_same's only follow"
+    assert said.count("  call: ") == 1 and said.count("likely mistake: symmetric padding instead of reflect") == 1
     assert re.search(r"^total: 35/45 points \(25 of 33 checks pass\)$", said, re.M)
     assert re.search(r"^8 failed, 25 passed in ", said, re.M)
     assert len(done.stdout.splitlines()) < 60, done.stdout
@@ -107,7 +109,7 @@ def test_convgrade_check_says_the_same_and_details_adds_the_rest(symmetric):
     assert concise.stdout.startswith("03_padding: Padding\n")
     assert [row.split()[0] for row in function_rows(concise.stdout)] == ["pad2d", "same_padding", "conv2d_same"]
     assert re.search(r"^visible total: 35/45 points \(25 of 33 checks pass\)$", concise.stdout, re.M)
-    assert concise.stdout.count("\n── ") == 2 and full.stdout.count("\n── ") == 8
+    assert concise.stdout.count("\n── ") == 1 and full.stdout.count("\n── ") == 8
     assert "55 more points in hidden checks" in concise.stdout
 
 
@@ -184,19 +186,23 @@ def result(task: str, passed: bool, reason: str = "", **more) -> CheckResult:
                        passed=passed, reason=reason, details=f"{reason}\n  call: {task}(x=float32[2])" if reason else "", **more)  # fmt: skip
 
 
-def test_a_functions_line_shows_the_failure_that_names_a_mistake_before_an_earlier_one():
+def test_a_functions_line_shows_its_own_failure_that_names_a_mistake_before_an_earlier_one():
+    follows = "this uses your `pad2d`, which fails 2 checks: fix it first; wrong values: 3 of 9 elements differ"
     board = Scoreboard([
         result("pad2d", True),
         result("pad2d", False, "wrong dtype: expected torch.float64, got torch.float32"),
         result("pad2d", False, "wrong values: 4 of 8 elements differ; likely symmetric padding instead of reflect"),
         result("same_padding", False, "returned 1, expected 2"),
+        result("conv2d_same", False, follows, follows=("pad2d",)),
     ])  # fmt: skip
     text = report_text(board, width=200)
-    rows = [line for line in text.splitlines() if line.startswith("  pad2d") or line.startswith("  same_padding")]
+    rows = [line for line in text.splitlines() if line.startswith(("  pad2d", "  same_padding", "  conv2d_same"))]
     assert rows[0].split()[1:3] == ["1/3", "2/6"] and rows[0].endswith("FAIL  wrong values: 4 of 8 elements differ; likely symmetric padding instead of reflect")
-    assert rows[1].endswith("FAIL  returned 1, expected 2")
-    assert text.count("\n── ") == 2 and "wrong dtype" not in text.split("\n── ", 1)[1], "one failure in full per function"
-    assert report_text(board, width=200, details=True).count("\n── ") == 3
+    assert rows[1].endswith("FAIL  returned 1, expected 2") and rows[2].endswith(f"FAIL  {follows}")
+    headers = [line.split(":")[0] for line in text.splitlines() if line.startswith("── ")]
+    assert headers == ["── pad2d", "── same_padding"], "one failure in full per function, none for one that only follows"
+    assert "wrong dtype" not in text
+    assert report_text(board, width=200, details=True).count("\n── ") == 4
 
 
 LONG_REASON = "wrong values: 270 of 480 elements differ, the largest by 4.18421 at [0, 2, 5, 8]; likely symmetric padding instead of reflect " * 3

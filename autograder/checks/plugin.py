@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 from autograder import settings
 from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment
@@ -181,7 +182,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A self-check (every test collected is a check, outside a batch) freezes the heap and reports concisely.
+    """A self-check (every test collected is a check, outside a batch) runs torch on one thread, freezes the heap,
+    and reports concisely.
+
+    One torch thread: the checks' tensors are tiny, and a second thread costs
+    each operator more in waking and waiting than it saves (several times the
+    whole run's time on a busy machine); the grader's sandbox runs one thread
+    too. The session's end gives back the count it found (a notebook's kernel
+    lives on).
 
     ``gc.freeze``: with torch loaded, one full collection walks millions of
     objects, and a session makes several (Hypothesis before its first example,
@@ -198,6 +206,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     if session_of(config).batch or not session.items or not all(is_check(item) for item in session.items):
         return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    config.add_cleanup(lambda: torch.set_num_threads(threads))
     gc.freeze()
     if config.getoption("no_score_table"):
         return

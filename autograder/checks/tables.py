@@ -1,9 +1,10 @@
 """Score reports for people: the terminal summary of a pytest run, ``convgrade check`` and ``check()``.
 
 A self-check says by default, per assignment, one line per function (checks
-passed, points, and its lead failure: the first that names a known mistake,
-else the first), then that failure in full; ``details=True`` lists every check
-and explains every failure. A module that cannot be imported fails every check
+passed, points, and its lead failure: of its own failures, the first that names
+a known mistake, else the first), then that failure in full (unless it only
+follows from another function's); ``details=True`` lists every check and
+explains every failure. A module that cannot be imported fails every check
 alike: it is said once, with the line of the module it names. The text is
 plain and wrapped at word boundaries to the terminal's width, so a check's title
 is never cut (and rich, costly to import, stays out of a student's ``pytest``).
@@ -152,16 +153,18 @@ def every_check_lines(results: Sequence[CheckResult], width: int) -> list[str]:
 
 
 def lead_failures(results: Sequence[CheckResult]) -> list[CheckResult]:
-    """Each failing function's lead failure, in the order the functions ran."""
+    """Each failing function's lead failure, in the order the functions ran, but those that follow from
+    another function's failures (its line says which to fix first, and that one's failure is shown)."""
     tasks = list(dict.fromkeys(result.task for result in results))
     leads = (_lead([result for result in results if result.task == task]) for task in tasks)
-    return [lead for lead in leads if lead is not None]
+    return [lead for lead in leads if lead is not None and not lead.follows]
 
 
 def _lead(checks: Sequence[CheckResult]) -> CheckResult | None:
-    """The failure to show for a function: the first that names a known mistake, else the first."""
+    """The failure to show for a function: of its own failures (else of all), the first that names a known mistake, else the first."""
     failed = [result for result in checks if not result.passed]
-    return next((result for result in failed if _NAMED_MISTAKE in result.reason), failed[0] if failed else None)
+    own = [result for result in failed if not result.follows] or failed
+    return next((result for result in own if _NAMED_MISTAKE in result.reason), own[0] if own else None)
 
 
 def module_failure(results: Sequence[CheckResult], module: str) -> str | None:
