@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distributed import WorkerPlugin
+import dask
+from distributed import Client, KilledWorker, LocalCluster, WorkerPlugin, as_completed
 
 from autograder import settings
 from autograder.grading.jobs import Job, Rendered, error_row, grading_key, write_rendered
@@ -76,7 +77,7 @@ def local_workers(cluster: str) -> int | None:
     if not count:
         return len(os.sched_getaffinity(0))
     if not count.isdigit() or int(count) < 1:
-        raise ClusterError(f"--cluster {cluster}: N in local:N is a number of worker processes, at least 1")
+        raise ClusterError(f"--cluster {cluster} names no cluster: N in local:N is a number of worker processes, at least 1")
     return int(count)
 
 
@@ -170,8 +171,6 @@ def on_cluster(cluster: str) -> Grader:
 
 def grade_on_cluster(todo: list[Job], cluster: str, call_timeout: float, record: Record) -> None:
     """Grade ``todo`` on the dask cluster ``cluster`` (an address, or ``local[:N]``), writing each job's files here as its chunk returns."""
-    from distributed import as_completed
-
     by_out = {job.out: job for job in todo}
     keys = {source: grading_key(source, call_timeout=call_timeout, budget=settings.SUBMISSION_BUDGET) for source in {job.source for job in todo}}
     with _client(cluster) as client:
@@ -207,8 +206,6 @@ def grade_on_cluster(todo: list[Job], cluster: str, call_timeout: float, record:
 
 def _outcomes(future: Any, chunk: list[Job]) -> list[Graded] | None:
     """What a chunk's task returned; error rows when the cluster failed it; ``None`` when it killed workers and holds several jobs."""
-    from distributed import KilledWorker
-
     try:
         return future.result()
     except KilledWorker as exc:
@@ -237,9 +234,6 @@ def _workers(client: Any) -> int:
 @contextlib.contextmanager
 def _client(cluster: str) -> Iterator[Any]:
     """A dask client of the scheduler at ``cluster``, or of a ``LocalCluster`` started here for ``local[:N]`` and closed after."""
-    import dask
-    from distributed import Client, LocalCluster
-
     workers = local_workers(cluster)
     if workers is None:
         try:
@@ -249,8 +243,15 @@ def _client(cluster: str) -> Iterator[Any]:
         with client:
             yield client
         return
-    # one task per worker at a time: a worker that dies takes only the chunk it was grading with it
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}), LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local, Client(local) as client:
+    with local_cluster(workers) as local, Client(local) as client:
         yield client
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A ``LocalCluster`` of ``workers`` processes of one thread, closed after: ``--cluster local:N``."""
+    # one task per worker at a time: a worker that dies takes only the chunk it was grading with it
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster:
+        yield cluster
