@@ -16,13 +16,20 @@ they run scores exactly what ``convgrade grade`` gives.
 Hidden tests are looked up beside the notebook, then in the course's
 ``source/<assignment>/hidden_tests`` (which is where they are while
 ``nbgrader autograde`` runs under the course root).
+
+A cell that shows the student's functions at work (a figure, a table) wraps
+them in ``with until_implemented():``, so that before the student has written a
+function the cell says "implement `pad2d` to see this figure" instead of
+stopping the notebook, and draws no empty axes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enclosing_assignment, find_course_root
@@ -55,6 +62,39 @@ def check(*names: str, hidden: bool = False, folder: Path | str | None = None) -
         raise LookupError(f"no check named {', '.join(missing or names)} in {tests.name}:\n{run.pytest_output[-1500:]}")
     print(score_table_text(run.board, width=100), end="")
     return run.board.score
+
+
+@contextlib.contextmanager
+def until_implemented(see: str = "this figure") -> Iterator[None]:
+    """Stop the block quietly at a function the student has not written yet: say which, and draw nothing.
+
+    Only a stub's ``NotImplementedError`` (raised by a function with its own name
+    as the message, as the released module's stubs do) is caught: any other
+    error, a student's bug, keeps its traceback. The figures the block opened
+    are closed, so no half-drawn axes appear under the message.
+    """
+    pyplot = sys.modules.get("matplotlib.pyplot")  # only if the notebook uses it: never imported here
+    before = set(pyplot.get_fignums()) if pyplot is not None else set()
+    try:
+        yield
+    except NotImplementedError as error:
+        function = _stub_name(error)
+        if function is None:
+            raise
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            for number in set(pyplot.get_fignums()) - before:
+                pyplot.close(number)
+        print(f"implement `{function}` to see {see}")
+
+
+def _stub_name(error: NotImplementedError) -> str | None:
+    """The function whose stub raised ``error`` (``raise NotImplementedError("pad2d")`` in ``pad2d``), else None."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    function = trace.tb_frame.f_code.co_name if trace is not None else None
+    return function if error.args == (function,) else None
 
 
 def _assignment(folder: Path) -> Assignment:

@@ -237,6 +237,8 @@ def test_a_reference_notebook_runs_clean_and_nbgrader_gives_it_full_marks(assign
         for output in cell.outputs if output.output_type == "error" or (output.output_type == "stream" and output.name == "stderr")
     ]  # fmt: skip
     assert failures == []
+    waiting = [cell.get("id") for cell in notebook.cells for o in cell.get("outputs", []) if "implement `" in o.get("text", "")]
+    assert waiting == [], "until_implemented() hid a figure of the reference"
     graded = [cell for cell in notebook.cells if is_grade(cell)]
     silent = [cell.metadata.nbgrader["grade_id"] for cell in graded if not any(o.output_type == "execute_result" for o in cell.outputs)]
     assert silent == [], "a graded cell must return its points (nbgrader gives a silent cell full marks)"
