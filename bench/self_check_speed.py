@@ -6,8 +6,10 @@ The floor of any self-check is `python -c "import torch"`: every check calls
 torch. The script times, round after round (each round runs every command once,
 so all of them see the same load), the commands a student runs:
 
-- `pytest assignments/03_padding` on the released stubs, and on the reference
-  (`--student-dir solutions/03_padding`);
+- `pytest assignments/03_padding` on the released stubs, on the reference
+  (`--student-dir solutions/03_padding`), and on a typical mistake (the
+  reference with an even kernel's extra pixel of padding on the wrong side, which
+  fails property checks: Hypothesis shrinks their example);
 - `convgrade check 03_padding` on the stubs, and on the reference (`--path`);
 - `convgrade check --path solutions`: all seven assignments.
 
@@ -24,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,10 +40,20 @@ COMMANDS: list[tuple[str, list[str], float | None]] = [
     ("python -c 'import torch'", [sys.executable, "-c", "import torch"], None),
     ("pytest assignments/03_padding (stubs)", [*PYTEST, "assignments/03_padding"], 1.5),
     ("pytest assignments/03_padding --student-dir solutions/03_padding", [*PYTEST, "assignments/03_padding", "--student-dir", "solutions/03_padding"], 1.5),
+    ("pytest assignments/03_padding --student-dir MISTAKE", [*PYTEST, "assignments/03_padding", "--student-dir", "{mistake}"], 1.5),
     ("convgrade check 03_padding (stubs)", [*CONVGRADE, "03_padding"], 1.5),
     ("convgrade check --path solutions/03_padding", [*CONVGRADE, "--path", "solutions/03_padding"], 1.5),
     ("convgrade check --path solutions (all seven)", [*CONVGRADE, "--path", "solutions"], 2.5),
 ]  # fmt: skip
+
+
+def mistaken(folder: Path) -> Path:
+    """A copy of the 03_padding reference in ``folder`` whose even kernels get their extra pixel on the wrong side."""
+    reference = (ROOT / "solutions" / "03_padding" / "padding.py").read_text()
+    wrong = reference.replace("top, left = total_h // 2, total_w // 2", "top, left = total_h - total_h // 2, total_w - total_w // 2")
+    assert wrong != reference, "the reference changed: choose another mistake"
+    (folder / "padding.py").write_text(wrong)
+    return folder
 
 
 def wall(command: list[str]) -> float:
@@ -64,12 +77,15 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds; each runs every command once (default 5)")
     args = parser.parse_args()
     print(f"load average before: {load()} ({os.cpu_count()} cores)")
-    for _, command, _ in COMMANDS:  # a warm-up round: files in the page cache, .pyc written
-        wall(command)
-    samples: dict[str, list[float]] = {name: [] for name, _, _ in COMMANDS}
-    for _ in range(args.repeat):
-        for name, command, _ in COMMANDS:
-            samples[name].append(wall(command))
+    with tempfile.TemporaryDirectory(prefix="convgrade-bench-") as scratch:
+        mistake = str(mistaken(Path(scratch)))
+        commands = [(name, [arg.format(mistake=mistake) for arg in command], target) for name, command, target in COMMANDS]
+        for _, command, _ in commands:  # a warm-up round: files in the page cache, .pyc written
+            wall(command)
+        samples: dict[str, list[float]] = {name: [] for name, _, _ in commands}
+        for _ in range(args.repeat):
+            for name, command, _ in commands:
+                samples[name].append(wall(command))
     print(f"load average after:  {load()}")
     baseline, fastest = statistics.median(samples[COMMANDS[0][0]]), min(samples[COMMANDS[0][0]])
     width = max(len(name) for name in samples)

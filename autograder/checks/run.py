@@ -56,7 +56,10 @@ def run_checks(
     """
     session = CheckSession(student_dir=Path(student_dir), sandbox=sandbox, call_timeout=call_timeout)
     tested = [*(str(path) for path in tests if path.is_dir()), *nodeids]
-    exit_code, output = _session(tested, assignment.folder, session, extra_args)
+    try:
+        exit_code, output = _session(tested, assignment.folder, session, extra_args)
+    finally:
+        gc.unfreeze()  # the plugin froze the heap; a notebook's kernel lives on, and what was alive may become garbage
     return Run(assignment, session.results(), exit_code, output)
 
 
@@ -70,13 +73,10 @@ SESSION_ARGS = (
 
 
 def _session(tested: Sequence[str], rootdir: Path, session: CheckSession, extra_args: Sequence[str]) -> tuple[int, str]:
-    """One pytest session of checks (its exit code and output); the heap the plugin froze is thawed after it."""
+    """One pytest session of checks: its exit code and output."""
     output = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(output):
-            exit_code = pytest.main([*tested, f"--rootdir={rootdir}", *SESSION_ARGS, *extra_args], plugins=[Use(session)])
-    finally:
-        gc.unfreeze()  # a notebook's kernel lives on: what was alive at collection may become garbage
+    with contextlib.redirect_stdout(output):
+        exit_code = pytest.main([*tested, f"--rootdir={rootdir}", *SESSION_ARGS, *extra_args], plugins=[Use(session)])
     return int(exit_code), output.getvalue()
 
 
@@ -86,7 +86,11 @@ def run_visible_checks(folder: Path, *, extra_args: Sequence[str] = ()) -> Run:
 
 
 def run_visible_checks_of(folders: Sequence[Path], *, extra_args: Sequence[str] = ()) -> list[Run]:
-    """The visible tests of each assignment folder against the module in it, all in one session."""
+    """The visible tests of each assignment folder against the module in it, all in one session.
+
+    For a command that ends after it: the heap the plugin froze stays frozen, so
+    that Python's exit does not walk torch's objects (a third of a second).
+    """
     assignments = [Assignment.load(folder) for folder in folders]
     session = CheckSession()  # each test file's module: the one in its assignment folder
     rootdir = Path(os.path.commonpath([a.folder for a in assignments]))
