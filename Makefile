@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/reference_speed.py
 	$(BIN)/python bench/grading_throughput.py
 	$(BIN)/python bench/self_check_speed.py
+	$(BIN)/python bench/cluster_scaling.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
