@@ -14,6 +14,7 @@ run without a salt (a self-check, ``pytest solutions/``), keep the fixed seeds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,8 +78,23 @@ class ConvCase:
         return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation}
 
 
+@functools.cache
+def _ints(low: int, high: int) -> st.SearchStrategy[int]:
+    """``st.integers(low, high)``, built once: ``conv_cases`` draws a dozen per case, and building one costs more than drawing it."""
+    return st.integers(low, high)
+
+
+@functools.cache
 def _int_or_pair(low: int, high: int) -> st.SearchStrategy:
-    return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
+    return st.one_of(_ints(low, high), st.tuples(_ints(low, high), _ints(low, high)))
+
+
+@functools.cache
+def _sampled(values: tuple) -> st.SearchStrategy:
+    return st.sampled_from(values)
+
+
+_BOOLEANS = st.booleans()
 
 
 @st.composite
@@ -96,15 +112,15 @@ def conv_cases(
     s = draw(_int_or_pair(1, 3)) if stride else 1
     p = draw(_int_or_pair(0, 2)) if padding else 0
     d = draw(_int_or_pair(1, 2)) if dilation else 1
-    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kh, kw = draw(_ints(1, 4)), draw(_ints(1, 4))
     (dh, dw), (ph, pw) = pair(d), pair(p)
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    h = draw(st.integers(max(1, span_h - 2 * ph), max(span_h, max_size)))
-    w = draw(st.integers(max(1, span_w - 2 * pw), max(span_w, max_size)))
-    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    dtype = draw(st.sampled_from(dtypes))
-    seed = draw(st.integers(0, 2**16))
-    with_bias = bias and draw(st.booleans())
+    h = draw(_ints(max(1, span_h - 2 * ph), max(span_h, max_size)))
+    w = draw(_ints(max(1, span_w - 2 * pw), max(span_w, max_size)))
+    n, c_in, c_out = draw(_ints(1, 3)), draw(_ints(1, 3)), draw(_ints(1, 4))
+    dtype = draw(_sampled(dtypes))
+    seed = draw(_ints(0, 2**16))
+    with_bias = bias and draw(_BOOLEANS)
     return ConvCase(
         input=randn(n, c_in, h, w, seed=seed, dtype=dtype),
         weight=randn(c_out, c_in, kh, kw, seed=seed + 1, dtype=dtype),

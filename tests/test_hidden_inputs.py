@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from autograder.assignment import Assignment
 from autograder.checks.batch import run_batch
 from autograder.checks.explain import HIDDEN_FALLBACK, conceal
-from autograder.checks.replay import record
+from autograder.checks.replay import record, run_salted
 from autograder.grading.jobs import Job, plan
 from autograder.grading.secret import SECRET_ENV, SecretError, fingerprint, hidden_salt, load_secret
 from autograder.inputs import randn, salted
@@ -366,6 +366,28 @@ def test_a_property_tests_examples_follow_the_seed_given():
     assert plain == again and first == first_again
     assert first != second and first != plain
     assert record(check, {}) == plain, "the seed is put back: derandomize draws as before"
+
+
+def test_a_salted_run_checks_each_example_once_and_stops_at_the_first_failure():
+    """``run_salted``: the examples ``record`` draws from that seed, in order, the student called once each, up to the first failure.
+
+    The check fails only the first time it sees its failing example (as a submission might): the
+    failure stands, never Hypothesis's ``Flaky``, and the failing example is not run twice.
+    """
+
+    @settings(derandomize=True, database=None, max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @given(n=st.integers(0, 1000))
+    def check(n):  # as a batch run has it: no shrinking (--no-shrink)
+        seen.append(n)
+        if len(seen) == 6:
+            raise ValueError(f"the sixth example, {n}")
+
+    drawn = [example["n"] for example in record(check, {}, seed=11)]
+    seen: list[int] = []
+    with pytest.raises(ValueError, match="the sixth example") as failure:
+        run_salted(check, {}, seed=11)
+    assert seen == drawn[:6], "each example checked once, in the order drawn, none after the failure"
+    assert any(f"n={drawn[5]}," in note for note in failure.value.__notes__), "Hypothesis names the failing example"
 
 
 def test_salted_examples_follow_the_seed_alone_whatever_the_process_imported(tmp_path, monkeypatch):

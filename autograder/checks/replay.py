@@ -20,11 +20,12 @@ one), so what is in it is unpickled without a second thought.
 
 A hidden check runs under its submission's salt (``autograder.inputs.salted``):
 then Hypothesis draws from a seed derived from the salt and the test's node id
-(``hypothesis.seed``'s attribute, which overrides ``derandomize``), and the
-examples are kept by salt, once per seed rather than once per run: every student
-has examples of their own, drawn once, the same on every rerun. They are kept
-only while that salt is graded, and never shared with other processes (no other
-process grades that submission). Hypothesis also mixes in literals from every
+(``hypothesis.seed``'s attribute, which overrides ``derandomize``), once per seed
+rather than once per run: every student has examples of their own, the same on
+every rerun. No other submission replays them, so nothing is recorded:
+Hypothesis runs the check itself (``run_salted``), each example checked as it is
+drawn, and the first failure ends the run, the verdict a replay would give, for
+the cost of the examples up to it. Hypothesis also mixes in literals from every
 local module loaded so far; salted examples are drawn without them
 (``no_local_constants``), so that they follow from the seed alone, whatever the
 grading process happened to import before that student.
@@ -58,8 +59,6 @@ class ReplayExamples:
     def __init__(self, folder: Path | None = None) -> None:
         self.examples: dict[str, Examples] = {}  # by node id: the run's tests do not change
         self.folder = folder  # where the processes of one run share what they drew
-        self.salt: str | None = None  # the salt whose examples ``salted`` holds
-        self.salted: dict[str, Examples] = {}  # by node id, drawn under ``salt`` (a hidden check's, one submission's)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -67,9 +66,15 @@ class ReplayExamples:
         if given is None:
             return None
         args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        salt = current_salt()
+        if salt is not None:
+            run_salted(pyfuncitem.obj, args, seed=salted_seed(salt, pyfuncitem.nodeid))
+            return True
+        if pyfuncitem.nodeid not in self.examples:
+            self.examples[pyfuncitem.nodeid] = self._shared(pyfuncitem.nodeid, lambda: record(pyfuncitem.obj, args))
         body = given.inner_test
         owner = () if pyfuncitem.instance is None else (pyfuncitem.instance,)
-        for drawn in self._examples(pyfuncitem, args):
+        for drawn in self.examples[pyfuncitem.nodeid]:
             example = fresh(drawn)  # a check may change its inputs; the next submission gets them fresh
             try:
                 body(*owner, **args, **example)
@@ -78,19 +83,6 @@ class ReplayExamples:
                 exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
                 raise
         return True
-
-    def _examples(self, item: pytest.Function, args: dict[str, Any]) -> Examples:
-        """The examples of ``item``: drawn once per run, or once per salt when a hidden check runs under one."""
-        salt, nodeid = current_salt(), item.nodeid
-        if salt is None:
-            if nodeid not in self.examples:
-                self.examples[nodeid] = self._shared(nodeid, lambda: record(item.obj, args))
-            return self.examples[nodeid]
-        if salt != self.salt:  # the next submission: the last one's examples are of no more use
-            self.salt, self.salted = salt, {}
-        if nodeid not in self.salted:
-            self.salted[nodeid] = record(item.obj, args, seed=salted_seed(salt, nodeid))
-        return self.salted[nodeid]
 
     def _shared(self, nodeid: str, draw: Any) -> Examples:
         """The examples another process of this run drew, else ``draw()``'s, kept for the others."""
@@ -124,16 +116,52 @@ def fresh(value: Any) -> Any:
 
 def record(test: Any, args: dict[str, Any], *, seed: int | None = None) -> Examples:
     """The examples Hypothesis runs ``test`` on when every one passes, in order (drawn from ``seed``, if given)."""
+    examples: Examples = []
+
+    def recorder(body: Any, *_owner: Any, **kwargs: Any) -> None:  # Hypothesis passes a method's ``self`` by name
+        examples.append(copy.deepcopy({key: value for key, value in kwargs.items() if key not in args and key != "self"}))
+
+    _run_with(test, args, recorder, seed=seed)
+    return examples
+
+
+def run_salted(test: Any, args: dict[str, Any], *, seed: int) -> None:
+    """Hypothesis runs ``test`` from ``seed``, each example checked as it is drawn; the first failure is the verdict.
+
+    Hypothesis runs a failing example once more to report it: the failure it
+    got is raised again then, so the student's code runs once per example and a
+    submission that fails only sometimes cannot turn its failure into an error of
+    the check's (Hypothesis's ``Flaky``). Batch runs do not shrink (``--no-shrink``);
+    an example Hypothesis tries while shrinking is checked as any other.
+    """
+    failures: dict[str, BaseException] = {}  # the first failing example, by repr (as Hypothesis shows it), and its failure
+
+    def checked(body: Any, *owner: Any, **kwargs: Any) -> None:
+        if failures:
+            shown = repr(kwargs)
+            if shown in failures:
+                raise failures[shown]
+        try:
+            body(*owner, **kwargs)
+        except BaseException as exc:
+            failures.setdefault(repr(kwargs), exc)
+            raise
+
+    _run_with(test, args, checked, seed=seed)
+
+
+def _run_with(test: Any, args: dict[str, Any], inner: Any, *, seed: int | None) -> None:
+    """Run the Hypothesis test ``test`` with ``inner(body, ...)`` in place of its body (and from ``seed``, if given)."""
     given = test.hypothesis
-    body, examples = given.inner_test, []
+    body = given.inner_test
     wrapped = getattr(test, "__func__", test)  # a test method: the function @given made, where Hypothesis reads the seed
     fixed = wrapped._hypothesis_internal_use_seed  # what ``hypothesis.seed(n)`` sets; it overrides ``derandomize``
 
     @functools.wraps(body)  # the same digest, so derandomize draws from the same seed
-    def recorder(*_owner: Any, **kwargs: Any) -> None:  # Hypothesis passes a method's ``self`` by name
-        examples.append(copy.deepcopy({key: value for key, value in kwargs.items() if key not in args and key != "self"}))
+    def replaced(*owner: Any, **kwargs: Any) -> None:
+        inner(body, *owner, **kwargs)
 
-    given.inner_test = recorder
+    given.inner_test = replaced
     if seed is not None:
         wrapped._hypothesis_internal_use_seed = seed
     try:
@@ -142,7 +170,9 @@ def record(test: Any, args: dict[str, Any], *, seed: int | None = None) -> Examp
     finally:
         given.inner_test = body
         wrapped._hypothesis_internal_use_seed = fixed
-    return examples
+
+
+_ALLOWED: Any = None  # Hypothesis's cache of the literals allowed per kind of draw, for draws without local ones
 
 
 @contextlib.contextmanager
@@ -154,18 +184,20 @@ def no_local_constants() -> Iterator[None]:
     draws from one seed changes when the process imports one more module. Under
     another Hypothesis, without these internals, it draws as it does.
     """
+    global _ALLOWED
     providers = _providers()
     if providers is None:
         yield
         return
-    saved, none = providers._get_local_constants, providers.Constants()
-    providers.CONSTANTS_CACHE.cache.clear()  # the literals allowed per kind of draw, worked out from the pool
-    providers._get_local_constants = lambda: none
+    saved = providers._get_local_constants, providers.CONSTANTS_CACHE
+    if _ALLOWED is None:  # kept apart from Hypothesis's own, which holds the local literals
+        _ALLOWED = type(providers.CONSTANTS_CACHE)(1024)
+    none = providers.Constants()
+    providers._get_local_constants, providers.CONSTANTS_CACHE = (lambda: none), _ALLOWED
     try:
         yield
     finally:
-        providers._get_local_constants = saved
-        providers.CONSTANTS_CACHE.cache.clear()
+        providers._get_local_constants, providers.CONSTANTS_CACHE = saved
 
 
 def _providers() -> ModuleType | None:
