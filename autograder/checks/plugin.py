@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import gc
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,8 +35,9 @@ from autograder.assignment import HIDDEN_TESTS, Assignment, AssignmentError, enc
 from autograder.checks.context import session_of
 from autograder.checks.explain import Explanation, explain
 from autograder.checks.rubric import category_of, declared_of, factors_for, hidden_summary
+from autograder.checks.settled import pytest_runtest_call  # noqa: F401 - a hook of this plugin, kept beside its helpers
 from autograder.scores import CheckResult
-from autograder.student import CheckFailure, Student, begin_check, calls
+from autograder.student import Student, begin_check
 
 _EXPLAINED = pytest.StashKey[Explanation]()  # a failure explained, from _ShortReports to the report wrapper
 
@@ -272,67 +272,6 @@ def _check_of(item: pytest.Item) -> str:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     begin_check()
-
-
-class _Settled(BaseException):
-    """A property test's failure that no other example changes, carried past Hypothesis's search.
-
-    Not an ``Exception``: Hypothesis lets it through at once instead of
-    shrinking, which on a stub costs seconds per property test and finds nothing
-    a student needs (``not implemented yet`` is the whole story).
-    """
-
-    def __init__(self, failure: Exception) -> None:
-        super().__init__()
-        self.failure = failure
-
-
-def _settled(failure: Exception, latest_before: object) -> bool:
-    """Whether ``failure`` fails the check whatever the example: a stub, or a module that cannot be called at all.
-
-    The latter fails before any call starts (the module does not import, lacks
-    the function, or a function that hung is not called again), so the check's
-    latest call is still the one from before the example.
-    """
-    log = calls()
-    if isinstance(failure, NotImplementedError) and log.raised(failure) is not None:
-        return True
-    return isinstance(failure, CheckFailure) and log.latest is latest_before
-
-
-def _stopping_when_settled(test: Callable[..., object]) -> Callable[..., object]:
-    """``test`` (a property test's body) raising ``_Settled`` for a failure no example changes."""
-
-    @functools.wraps(test)
-    def example(*args: object, **kwargs: object) -> object:
-        before = calls().latest
-        try:
-            return test(*args, **kwargs)
-        except Exception as failure:
-            if _settled(failure, before):
-                raise _Settled(failure) from None
-            raise
-
-    return example
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> object:
-    """A property check in a self-check stops at its first example when the failure cannot depend on it.
-
-    A batch run replays recorded examples instead (``autograder.checks.replay``), without shrinking.
-    """
-    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
-    if handle is None or not is_check(item) or session_of(item.config).batch:
-        return (yield)
-    body = handle.inner_test
-    handle.inner_test = _stopping_when_settled(body)
-    try:
-        return (yield)
-    except _Settled as settled:
-        raise settled.failure from None
-    finally:
-        handle.inner_test = body
 
 
 class _Scorekeeper:
