@@ -130,6 +130,8 @@ def _run_autograder(archive: Path, scratch: Path, student: str) -> subprocess.Po
     (scratch / "submission_metadata.json").write_text(json.dumps(metadata_of(student, created_at)))
     command = [
         "bwrap", "--ro-bind", "/", "/", "--bind", "/proc", "/proc", "--dev-bind", "/dev", "/dev", "--tmpfs", "/tmp",
+        # a checkout or venv under /tmp (CI clones there) stays visible over the private /tmp
+        *(arg for path in {ROOT, Path(sys.prefix).resolve()} for arg in ("--ro-bind", str(path), str(path))),
         "--bind", str(scratch), "/autograder", "--chdir", "/autograder", "--setenv", "CONVGRADE_GRADESCOPE_PYTHON", sys.executable,
         "--", "/autograder/run_autograder",
     ]  # fmt: skip
