@@ -106,8 +106,8 @@ class Sandbox:
 
         ``{"died": ..., "before_start": True}``: the child died before the student's code ran.
         """
+        self.close()  # the last submission's child; a sandbox that will not close it is replaced, here
         self.ready()
-        self.close()
         inbox_r, inbox_w = os.pipe()
         outbox_r, outbox_w = os.pipe()
         submission = os.memfd_create("submission")  # the child reads it; the zygote only passes it on

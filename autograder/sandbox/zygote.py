@@ -37,6 +37,7 @@ back, capped, with each call's answer.
 
 from __future__ import annotations
 
+import errno
 import gc
 import io
 import os
@@ -178,6 +179,7 @@ def _fresh_tmp() -> None:
     grader starts a fresh sandbox, with a fresh /tmp, for the next submission.
     """
     try:
+        device = os.stat("/tmp").st_dev  # what bubblewrap bound over /tmp (a project under /tmp) is not on it: left alone
         folders, pending = [], ["/tmp"]
         while pending:
             folder = pending.pop()
@@ -185,12 +187,18 @@ def _fresh_tmp() -> None:
             folders.append(folder)
             with os.scandir(folder) as entries:
                 for entry in entries:
+                    if entry.stat(follow_symlinks=False).st_dev != device:
+                        continue
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(entry.path)
                     else:
                         os.unlink(entry.path)
         for folder in reversed(folders[1:]):
-            os.rmdir(folder)
+            try:
+                os.rmdir(folder)
+            except OSError as exc:  # a folder on the way to a bound project stays
+                if exc.errno not in (errno.ENOTEMPTY, errno.EBUSY):
+                    raise
     except OSError:
         os._exit(1)
 
