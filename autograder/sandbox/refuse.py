@@ -7,20 +7,20 @@ it imports the student's module, and its report of them only ever costs the
 student points (a submission that hides its report gains nothing: the
 forbidden computation never ran):
 
-- ``refuse_operators``: every dispatcher operator in a rule's family
+- operators: every dispatcher operator in a rule's family
   (``autograder.forbidden.Rule.operators``: ``aten::convolution``,
   ``aten::convolution_backward``, ``quantized::conv2d``...) gets a kernel that
   records the call and raises ``ForbiddenCall``, for the CPU backends and the
   composite keys. Every route, alias, thread or ``functools.partial`` reaches the
   same dispatch table; the C++ library that holds these kernels is kept alive
   without a Python reference to it, so no Python code can unregister it.
-- ``refuse_functions``: every Python function a rule names (``numpy.pad``,
+- functions: every Python function a rule names (``numpy.pad``,
   ``torch.nn.init.*``), and every C function it names by path (numpy's
   ``correlate``), is replaced, in every loaded module and class that holds it,
   by one that records and raises; a Python function's own code is replaced
   too, so a reference a library took earlier finds the refusal. A module a
   rule names that is not loaded yet (``scipy.signal``) is patched as it loads.
-- ``refuse_threads``: a seccomp filter has the kernel refuse to start a thread
+- threads (``refuse_threads``): a seccomp filter has the kernel refuse to start a thread
   (``clone`` with ``CLONE_THREAD``: EAGAIN; ``clone3``: ENOSYS, so the C
   library falls back to ``clone``), so nothing runs beside the called thread.
 
@@ -121,8 +121,11 @@ class _Plan:
         for owner, name, refusal in self.attributes:
             if type(owner) is dict:
                 owner[name] = refusal
-            else:
+                continue
+            try:
                 setattr(owner, name, refusal)
+            except (AttributeError, TypeError):  # a C type's attribute: its module-level aliases are still replaced
+                pass
         for function, code in self.codes:
             function.__code__ = code
 
