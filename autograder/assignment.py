@@ -5,7 +5,7 @@ student's submission) holds ``assignment.toml``::
 
     title = "Padding"
     module = "padding"              # the student edits padding.py
-    forbidden = ["padding"]         # keys of autograder.forbidden.RULES
+    forbidden = ["padding", "F.pad"] # what students may not call: families and names (autograder.forbidden)
 
     [rubric]                        # optional; these are the defaults
     points = 100                    # what the assignment is worth
@@ -34,6 +34,11 @@ parameters (``pad2d = "(input, padding, mode='zeros', value=0.0)"``), which
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,14 +162,15 @@ class Assignment:
         missing = [key for key in ("title", "module") if not isinstance(data.get(key), str)]
         if missing:
             raise AssignmentError(f"{path} needs a string {' and '.join(missing)}.")
-        from autograder.forbidden import RULES
+        from autograder.forbidden import UnknownName, resolve
 
-        forbidden = tuple(data.get("forbidden", ()))
-        unknown = [key for key in forbidden if key not in RULES]
-        if unknown:
-            raise AssignmentError(
-                f"{path} forbids unknown {', '.join(unknown)}; known: {', '.join(RULES)}."
-            )
+        forbidden = data.get("forbidden", [])
+        if not isinstance(forbidden, list):
+            raise AssignmentError(f"{path}: forbidden is a list of names, e.g. [\"convolution\", \"F.pad\"].")
+        try:
+            resolve(forbidden)
+        except UnknownName as exc:
+            raise AssignmentError(f"{folder.name} forbids a name that names nothing: {exc} ({path}).") from None
         rubric = Rubric.parse(data.get("rubric"), path)
         uses = data.get("uses", {})
         if not (isinstance(uses, dict) and all(isinstance(v, list) and all(isinstance(f, str) for f in v) for v in uses.values())):
@@ -179,9 +185,61 @@ class Assignment:
         if not (isinstance(api, dict) and all(isinstance(v, str) for v in api.values())):
             raise AssignmentError(f"{path}: [api] is written by `convgrade release`: release again.")
         return cls(
-            folder=folder, title=data["title"], module=data["module"], forbidden=forbidden, rubric=rubric,
+            folder=folder, title=data["title"], module=data["module"], forbidden=tuple(forbidden), rubric=rubric,
             uses={function: tuple(used) for function, used in uses.items()}, due=due, weight=float(weight), api=api,
         )  # fmt: skip
+
+
+def check_forbidden(assignments: list[Assignment], here: bool = False) -> None:
+    """Raise ``AssignmentError`` naming the assignment, the name and why, for a forbidden name that names nothing here.
+
+    Whether ``F.max_pol2d`` exists takes importing what it names, torch: where torch is
+    not loaded (the parent of ``convgrade grade``), ``python -m autograder.forbidden``
+    answers, and the names found are remembered per torch, numpy and scipy version
+    (in ``~/.cache/convgrade``), so a course's names cost that once. ``here``: import
+    torch in this process (for a command that imports it anyway).
+    """
+    from autograder import forbidden
+
+    names = sorted({name for a in assignments for name in a.forbidden if name not in forbidden.FAMILIES})
+    if not names:
+        return
+    known, cache = _checked_names()
+    todo = [name for name in names if name not in known]
+    if not todo:
+        return
+    if here or "torch" in sys.modules:
+        problems = {name: why for name in todo if (why := forbidden.unresolvable(name)) is not None}
+    else:
+        done = subprocess.run([sys.executable, "-m", "autograder.forbidden", *todo], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise AssignmentError(f"could not check the forbidden names {', '.join(todo)}: {done.stderr.strip()[-500:]}")
+        problems = json.loads(done.stdout)
+    for a in assignments:
+        for name in a.forbidden:
+            if name in problems:
+                raise AssignmentError(f"{a.name} forbids {name!r}, which names nothing here: {problems[name]} ({a.folder / METADATA}).")
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(sorted(known | set(todo))), encoding="utf-8")
+
+
+def _checked_names() -> tuple[set[str], Path]:
+    """The forbidden names already found in this environment, and the file that remembers them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "none"
+
+    tag = "-".join(installed(package) for package in ("torch", "numpy", "scipy"))
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "convgrade" / f"forbidden-names-{tag}.json"
+    try:
+        return set(json.loads(cache.read_text(encoding="utf-8"))), cache
+    except (OSError, ValueError):
+        return set(), cache
 
 
 def enclosing_assignment(path: Path) -> Assignment | None:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from autograder import settings
-from autograder.assignment import Assignment, AssignmentError, assignments_in, enclosing_assignment, find_course_root
+from autograder.assignment import Assignment, AssignmentError, assignments_in, check_forbidden, enclosing_assignment, find_course_root
 
 app = typer.Typer(
     help="convgrade: an auto-graded course on convolution, and its autograder.",
@@ -109,6 +109,7 @@ def check(
     try:
         single = (folder / "assignment.toml").is_file()
         folders = [folder] if single else [a.folder for a in assignments_in(folder)]
+        check_forbidden([Assignment.load(each) for each in folders], here=True)
     except AssignmentError as exc:
         raise fail(str(exc)) from None
     if not folders:
@@ -210,6 +211,7 @@ def grade(
     course_secret = _course_secret(secret or default_path(root))
     try:
         course = Course.load(root)
+        check_forbidden([a for a in assignments_in(source) if a.name in (assignment or known)])
         granted = read_extensions(extensions) if extensions else {}
         students_of_roster = _roster(roster) if roster else []
         if download := lay_out_download(submitted, assignment or [], source, out, roster) if is_download(submitted) else None:
@@ -221,7 +223,7 @@ def grade(
             submitted, source, assignment or known, out, call_timeout=timeout, budget=settings.SUBMISSION_BUDGET,
             students=student, roster=students_of_roster, times=read_times(times) if times else {}, secret=course_secret,
         )  # fmt: skip
-    except (SubmissionError, CourseError) as exc:
+    except (SubmissionError, CourseError, AssignmentError) as exc:
         raise fail(str(exc)) from None
     if download is not None:
         jobs = download.annotate(jobs)

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from autograder.assignment import HIDDEN_TESTS, METADATA, Assignment, assignments_in
+from autograder.assignment import HIDDEN_TESTS, METADATA, Assignment, assignments_in, check_forbidden
 from autograder.atomic import atomic_write_bytes
 from autograder.release import REFERENCE, STUDENT_RELEASE, ReleaseError
 from autograder.release.markers import has_markers, reference_module, stub_module
@@ -80,6 +80,7 @@ def plan_release(source: Path) -> dict[Path, bytes]:
     from autograder.checks.rubric import declared_points_of  # collecting the checks imports pytest and torch
 
     declared = declared_points_of([a.folder for a in assignments])  # one pytest session for the whole course
+    check_forbidden(assignments, here=True)
     for assignment in assignments:
         for tree, files in release_assignment(assignment, notebooks, declared[assignment.name]).items():
             plan.update({Path(tree) / relative: data for relative, data in files.items()})

@@ -22,7 +22,6 @@ its hooks, which only a submission working against the grader does.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import sys
 import types
@@ -32,47 +31,24 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from autograder.forbidden import RULES, Rule, Violation, short_name
+from autograder.forbidden import Rule, Violation, python_targets, resolve, short_name
 
 
-def resolve(dotted: str) -> Iterable[tuple[str, object]]:
-    """The functions a dotted path names (``pkg.mod.func``, ``pkg.mod.Class.meth`` or ``pkg.mod.*``), unwrapped.
+_RESOLVED: dict[str, list[tuple[str, object, type | None]]] = {}
 
-    Only modules already imported are looked at (and torch's and numpy's): a
-    library the submission has not imported cannot have been called.
+
+def _resolved(dotted: str) -> list[tuple[str, object, type | None]]:
+    """``(caught, function, class)`` for each function a dotted path names, unwrapped: ``class`` when the function is
+    a class's ``__init__`` (a self-check catches constructing that class, not its relatives that share the method).
+
+    Remembered once it finds something (until then a later import may make it). Only modules already imported
+    are looked at, and torch's and numpy's: a library the submission has not imported cannot have been called.
     """
-    parts = dotted.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:cut])
-        if module_name in sys.modules or parts[0] in ("torch", "numpy"):
-            try:
-                obj = importlib.import_module(module_name)
-            except ImportError:
-                continue
-            break
-    else:
-        return
-    attrs = parts[cut:]
-    if attrs == ["*"]:
-        for name, member in vars(obj).items():
-            if inspect.isfunction(member) and member.__module__ == obj.__name__:
-                yield f"{module_name}.{name}", member
-        return
-    for attr in attrs:
-        obj = getattr(obj, attr, None)
-        if obj is None:
-            return
-    obj = getattr(obj, "_implementation", obj)  # numpy's array-function dispatchers
-    yield dotted, inspect.unwrap(obj)
-
-
-_RESOLVED: dict[str, list[tuple[str, object]]] = {}
-
-
-def _resolved(dotted: str) -> list[tuple[str, object]]:
-    """``resolve``, remembered once it finds something (until then a later import may make it)."""
     if dotted not in _RESOLVED:
-        found = list(resolve(dotted))
+        found = [
+            (caught, inspect.unwrap(getattr(function, "_implementation", function)), owner if isinstance(owner, type) and attr == "__init__" else None)
+            for owner, attr, function, caught in python_targets(dotted, load=dotted.startswith(("torch.", "numpy.")))
+        ]  # fmt: skip
         if not found:
             return found
         _RESOLVED[dotted] = found
@@ -110,13 +86,13 @@ class ForbiddenCallMonitor:
     tampered: bool = False
 
     @classmethod
-    def for_keys(cls, keys: Iterable[str]) -> ForbiddenCallMonitor:
-        """A monitor for the rule keys an assignment lists."""
-        return cls(rules=tuple(RULES[key] for key in keys))
+    def for_keys(cls, names: Iterable[str]) -> ForbiddenCallMonitor:
+        """A monitor for the forbidden names an assignment lists (``autograder.forbidden.resolve``)."""
+        return cls(rules=resolve(names))
 
     def __post_init__(self) -> None:
         self._operator_rules: dict[str, Rule | None] = {}
-        self._codes: dict[types.CodeType, Violation] = {}
+        self._codes: dict[types.CodeType, list[tuple[type | None, Violation]]] = {}
         self._python_builtins: dict[int, Violation] = {}  # C functions a rule names by their Python path
         self._mode: _AtenWatch | None = None
 
@@ -133,7 +109,8 @@ class ForbiddenCallMonitor:
 
     def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
         if event == "call":
-            violation = self._codes.get(frame.f_code)
+            watched = self._codes.get(frame.f_code)
+            violation = next((v for cls, v in watched if cls is None or isinstance(frame.f_locals.get("self"), cls)), None) if watched else None
         elif event == "c_call":
             violation = self._python_builtins.get(id(arg))
         else:
@@ -145,14 +122,14 @@ class ForbiddenCallMonitor:
         self.violations.clear()
         self.tampered = False
         self._codes, self._python_builtins = {}, {}
-        for rule in self.rules:
+        for rule in self.rules:  # where two rules cover one call, the first named in assignment.toml names it
             for pattern in rule.python:
-                for name, function in _resolved(pattern):
+                for name, function, cls in _resolved(pattern):
                     violation = Violation(rule.shown_as, short_name(name))
                     if isinstance(function, types.BuiltinFunctionType):  # numpy's C functions
-                        self._python_builtins[id(function)] = violation
+                        self._python_builtins.setdefault(id(function), violation)
                     elif (code := getattr(function, "__code__", None)) is not None:
-                        self._codes[code] = violation
+                        self._codes.setdefault(code, []).append((cls, violation))
         self._mode = _AtenWatch(self) if any(rule.operators for rule in self.rules) else None
         if self._mode is not None:
             self._mode.__enter__()

@@ -43,13 +43,13 @@ import struct
 import sys
 import types
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from autograder.forbidden import Rule, Violation, short_name
+from autograder.forbidden import Rule, Violation, python_targets, short_name
 
 
 class ForbiddenCall(RuntimeError):
@@ -83,13 +83,16 @@ def refused(shown_as: str, caught: str) -> None:
 
 
 def refuse(rules: Iterable[Rule]) -> None:
-    """Make every call ``rules`` forbid raise ``ForbiddenCall``, and refuse threads (before the student's module loads)."""
+    """Make every call ``rules`` forbid raise ``ForbiddenCall``, and refuse threads (before the student's module loads).
+
+    Where two rules cover one call, the first named in ``assignment.toml`` names it (the later ones are carried out first).
+    """
     rules = tuple(rules)
-    for rule in rules:
+    for rule in reversed(rules):
         plan_for(rule).carry_out()
     later = {dotted.rsplit(".", 1)[0] for rule in rules for dotted in plan_for(rule).not_loaded} - set(sys.modules)
     if later:
-        sys.meta_path.insert(0, _PatchOnImport(later, [(rule, dotted) for rule in rules for dotted in rule.python]))
+        sys.meta_path.insert(0, _PatchOnImport(later, list(reversed(rules))))
     refuse_threads()
 
 
@@ -138,18 +141,20 @@ def plan_for(rule: Rule) -> _Plan:
         namespace, operator = name.split("::")
         kernel = _refusing_kernel(rule.shown_as, name.split(".")[0].replace("::", "."))
         plan.kernels += [(namespace, operator, key, kernel) for key in KERNEL_KEYS if torch._C._dispatch_has_kernel_for_dispatch_key(name, key)]
-    replacements: dict[int, tuple[object, types.FunctionType]] = {}  # id of an original -> (the original, its refusal)
+    replacements: dict[int, tuple[object, object]] = {}  # id of an original -> (the original, its refusal)
     for dotted in rule.python:
-        targets = list(_targets(dotted))
+        targets = python_targets(dotted)
         if not targets:
             plan.not_loaded.append(dotted)
-        for owner, attr, function in targets:
-            refusal = _refusing_function(rule.shown_as, short_name(f"{dotted[:-1]}{attr}" if dotted.endswith("*") else dotted), attr)
+        for owner, attr, original, caught in targets:
+            refusal = _refusal_for(original, rule.shown_as, short_name(caught), attr)
             plan.attributes.append((owner, attr, refusal))
-            for original in (function, _implementation(function)):
-                replacements[id(original)] = (original, refusal)
-                if isinstance(original, types.FunctionType) and not original.__code__.co_freevars:
-                    plan.codes.append((original, refusal.__code__))
+            if isinstance(owner, type) and attr not in vars(owner):
+                continue  # an inherited method (MaxPool2d's __init__ is _MaxPoolNd's): refused on this class only
+            for each in (original, _implementation(original)):
+                replacements[id(each)] = (each, refusal)
+                if isinstance(each, types.FunctionType) and not each.__code__.co_freevars and isinstance(refusal, types.FunctionType):
+                    plan.codes.append((each, refusal.__code__))
     for module in list(sys.modules.values()):  # aliases: `from numpy import pad` in a library, done before now
         namespace = getattr(module, "__dict__", None)
         if type(namespace) is dict:
@@ -188,31 +193,17 @@ def _refusing_kernel(shown_as: str, caught: str) -> Callable[..., None]:
 # --- Python and C functions ----------------------------------------------------------------------------------
 
 
-def _targets(dotted: str) -> Iterator[tuple[object, str, object]]:
-    """``(owner, attribute, function)`` for a dotted path (``pkg.mod.func``, ``pkg.mod.Class.meth``, ``pkg.mod.*``) already loaded."""
-    parts = dotted.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        if ".".join(parts[:cut]) in sys.modules:
-            owner: object = sys.modules[".".join(parts[:cut])]
-            break
-    else:
-        return
-    *path, last = parts[cut:]
-    for attr in path:
-        owner = getattr(owner, attr, None)
-        if owner is None:
-            return
-    if last == "*":
-        for name, member in list(vars(owner).items()):
-            if isinstance(member, types.FunctionType) and member.__module__ == getattr(owner, "__name__", None):
-                yield owner, name, member
-    elif (function := getattr(owner, last, None)) is not None:
-        yield owner, last, function
-
-
 def _implementation(function: object) -> object:
     """What a wrapper calls: numpy's array-function dispatchers keep it in ``_implementation``."""
     return getattr(function, "_implementation", function)
+
+
+def _refusal_for(original: object, shown_as: str, caught: str, name: str) -> object:
+    """What replaces ``original``: a refusing function, or, for an object that is not called itself (the autograd engine), one whose every attribute is."""
+    if callable(original):
+        return _refusing_function(shown_as, caught, name)
+    refusal = _refusing_function(shown_as, caught, name)
+    return type("Refused", (), {"__getattr__": lambda self, attribute: refusal, "__call__": refusal, "__slots__": ()})()
 
 
 def _refusing_function(shown_as: str, caught: str, name: str) -> types.FunctionType:
@@ -230,8 +221,8 @@ def _refusing_function(shown_as: str, caught: str, name: str) -> types.FunctionT
 class _PatchOnImport(importlib.abc.MetaPathFinder):
     """Refuses the functions of a module a rule names as it is imported (``scipy.signal`` is not loaded before the student's code)."""
 
-    def __init__(self, modules: set[str], pending: list[tuple[Rule, str]]) -> None:
-        self.modules, self.pending = modules, pending
+    def __init__(self, modules: set[str], rules: list[Rule]) -> None:
+        self.modules, self.rules = modules, rules
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
         if name not in self.modules:
@@ -243,7 +234,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
             sys.meta_path.insert(0, self)
         if spec is None or spec.loader is None:
             return spec
-        load, rules = spec.loader.exec_module, {rule for rule, _ in self.pending}
+        load, rules = spec.loader.exec_module, self.rules
 
         def exec_module(module: types.ModuleType) -> None:
             load(module)

@@ -37,6 +37,7 @@ back, capped, with each call's answer.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import io
@@ -51,7 +52,7 @@ from typing import Any
 
 import torch
 
-from autograder.forbidden import RULES
+from autograder.forbidden import FAMILIES, UnknownName, resolve
 from autograder.sandbox.call import HelperModules, ImportFailed, load_source, run_call
 from autograder.sandbox.outcome import PRINTED_CAP, Outcome
 from autograder.sandbox.refuse import REFUSALS, prepare, refuse
@@ -129,7 +130,7 @@ def _serve_child(request: dict, inbox: Any, outbox: Any, submission: int) -> Non
     """The child: its output caught, its limits, its refusals, then the module, then calls until the pipe closes."""
     output = _catch_output()
     files = _read_submission(submission)
-    refuse(RULES[key] for key in request["forbidden"] if key in RULES)
+    refuse(resolve(request["forbidden"]))
     _apply_limits(request.get("limits", {}))
     if files["helpers"]:
         sys.meta_path.insert(0, HelperModules(files["helpers"], folder=os.path.dirname(request["filename"])))
@@ -272,6 +273,8 @@ class Zygote:
 
     def open(self, request: dict, inbox: int, outbox: int, submission: int) -> None:
         self._end_child(kill=True)
+        with contextlib.suppress(UnknownName, TypeError):  # the assignment's own names, worked out once for all its children
+            prepare(resolve(request.get("forbidden", ())))
         pid = os.fork()
         if pid == 0:  # the child: it keeps only its own two pipes to the grader, and the submission's files
             try:
@@ -317,7 +320,7 @@ class Zygote:
 def main() -> None:
     torch.set_num_threads(1)
     torch.zeros(1).add_(1)  # settle torch's lazy set-up before any fork
-    prepare(RULES.values())  # what refusing each rule takes, worked out once: each child then carries it out in milliseconds
+    prepare(FAMILIES.values())  # what refusing each family takes, worked out once: each child then carries it out in milliseconds
     _not_dumpable()
     gc.collect()
     gc.freeze()  # a child's collections then leave the zygote's objects, and their pages, alone
