@@ -6,8 +6,9 @@ submission twice gives the same scores.
 A hidden check's inputs must not be learnable: while ``salted(salt)`` is in
 force (the batch runner sets it around each hidden check, with the submission's
 salt from the course secret, ``autograder.grading.secret``), ``randn(..., seed=N)``
-draws from a seed mixed with the salt, and property tests draw their examples
-from a salted Hypothesis seed (``autograder.checks.replay``). The same salt gives
+draws from a seed mixed with the salt, and property tests' examples, drawn once
+for the class, are replayed with every tensor ``randn`` drew in them drawn again
+under the salt (``drawn_again``, ``autograder.checks.replay``). The same salt gives
 the same inputs; another student's salt gives others. Visible checks, and every
 run without a salt (a self-check, ``pytest solutions/``), keep the fixed seeds.
 """
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
-
 
 _SALT: ContextVar[str | None] = ContextVar("convgrade_hidden_salt", default=None)
 
@@ -49,12 +49,40 @@ def salted_seed(salt: str, seed: int | str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """How ``randn`` made a tensor, kept on it (``tensor._convgrade_drawn``): enough to draw it again under another salt."""
+
+    shape: tuple[int, ...]
+    seed: int
+    dtype: torch.dtype
+
+
 def randn(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A standard-normal tensor, the same on every run for the same seed (and salt, in a hidden check)."""
     salt = _SALT.get()
-    if salt is not None:
-        seed = salted_seed(salt, seed)
+    tensor = _standard_normal(shape, salted_seed(salt, seed) if salt is not None else seed, dtype)
+    tensor._convgrade_drawn = Drawn(tuple(shape), seed, dtype)
+    return tensor
+
+
+def _standard_normal(shape: tuple[int, ...], seed: int, dtype: torch.dtype) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def drawn_again(tensor: torch.Tensor) -> torch.Tensor | None:
+    """``tensor`` as ``randn`` draws it under the salt in force, if ``randn`` made it and nothing changed it since; else ``None``.
+
+    This is how a hidden property check's examples, drawn once for the whole
+    class (``autograder.checks.replay``), still give every student values of
+    their own: the shapes and settings are the class's, the values the student's.
+    """
+    drawn = tensor.__dict__.get("_convgrade_drawn")
+    if not isinstance(drawn, Drawn) or tensor.shape != drawn.shape or tensor.dtype != drawn.dtype:
+        return None
+    if not torch.equal(tensor, _standard_normal(drawn.shape, drawn.seed, drawn.dtype)):
+        return None  # drawn unsalted, then changed (a strategy that makes ties, say): its values are not the seed's alone
+    return randn(*drawn.shape, seed=drawn.seed, dtype=drawn.dtype)
 
 
 def pair(value: int | tuple[int, int]) -> tuple[int, int]:

@@ -12,6 +12,7 @@ and with ``convgrade grade`` (sandboxed) for what students are shown.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from autograder.checks.explain import HIDDEN_FALLBACK, conceal
 from autograder.checks.replay import record, run_salted
 from autograder.grading.jobs import Job, plan
 from autograder.grading.secret import SECRET_ENV, SecretError, fingerprint, hidden_salt, load_secret
-from autograder.inputs import randn, salted
+from autograder.inputs import drawn_again, randn, salted
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVGRADE = str(Path(sys.executable).parent / "convgrade")
@@ -89,6 +90,7 @@ def _recorded(function):
 
 # A submission with no implementation: the answers a recorded run saw, looked up by the call's arguments.
 LOOKUP = '''import ast
+import copy
 import json as _json
 
 import torch
@@ -212,7 +214,10 @@ def test_two_students_get_different_hidden_inputs_and_a_rerun_the_same(seen):
     ada = {key for key, _ in seen["ada"]} - fixed
     ben = {key for key, _ in seen["ben"]} - fixed
     assert len(ada) > 100 and len(ben) > 100, "the hidden checks' seeded and drawn inputs are salted"
-    assert ada.isdisjoint(ben), "no salted input of ada's is one of ben's"
+    with_tensors = {key for key in ada | ben if '["T", ' in key}
+    assert (ada & with_tensors).isdisjoint(ben), "no salted tensor of ada's is one of ben's"
+    sizes_alone = (ada | ben) - with_tensors  # same_padding's property test: drawn for each student
+    assert len(sizes_alone) > 20 and len(ada & ben) <= len(sizes_alone) // 4, "sizes alone are drawn for each student too"
     assert len({key for key, _ in seen["ada"]} & fixed) > 50, "the visible checks' inputs stay fixed"
 
 
@@ -351,6 +356,25 @@ def test_salted_inputs_are_the_same_for_one_salt_and_differ_for_another():
         ben = randn(3, 4, seed=7)
     assert torch.equal(ada, ada_again) and not torch.equal(ada, ben) and not torch.equal(ada, fixed)
     assert torch.equal(randn(3, 4, seed=7), fixed)
+
+
+def test_a_drawn_tensor_is_drawn_again_under_a_salt_unless_it_was_changed():
+    """The class's examples, replayed under a student's salt: randn's tensors take the student's values, same shapes and dtype."""
+    case = (randn(2, 3, seed=7), randn(4, seed=8, dtype=torch.float64), 3)
+    recorded = copy.deepcopy(case)  # as ``record`` keeps it
+    changed = randn(2, 2, seed=9)
+    changed[0, 0] = changed[1, 1]  # a strategy making a tie: its values are not the seed's alone
+    with salted("a" * 64):
+        ada = [drawn_again(t) for t in recorded[:2]]
+        assert drawn_again(copy.deepcopy(changed)) is None and drawn_again(torch.zeros(2)) is None
+    with salted("b" * 64):
+        ben = [drawn_again(t) for t in recorded[:2]]
+    for mine, theirs, original in zip(ada, ben, case):
+        assert mine.shape == theirs.shape == original.shape and mine.dtype == theirs.dtype == original.dtype
+        assert not torch.equal(mine, theirs) and not torch.equal(mine, original)
+    with salted("a" * 64):
+        assert all(torch.equal(again, drawn_again(t)) for again, t in zip(ada, recorded)), "the same salt: the same values"
+    assert torch.equal(drawn_again(recorded[0]), case[0]), "no salt: the seed's own values"
 
 
 def test_a_property_tests_examples_follow_the_seed_given():

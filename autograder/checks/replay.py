@@ -18,17 +18,21 @@ processes of the same ``convgrade grade`` run read them instead of drawing them
 again. Only the grader's own processes write that folder (a private temporary
 one), so what is in it is unpickled without a second thought.
 
-A hidden check runs under its submission's salt (``autograder.inputs.salted``):
-then Hypothesis draws from a seed derived from the salt and the test's node id
-(``hypothesis.seed``'s attribute, which overrides ``derandomize``), once per seed
-rather than once per run: every student has examples of their own, the same on
-every rerun. No other submission replays them, so nothing is recorded:
-Hypothesis runs the check itself (``run_salted``), each example checked as it is
-drawn, and the first failure ends the run, the verdict a replay would give, for
-the cost of the examples up to it. Hypothesis also mixes in literals from every
-local module loaded so far; salted examples are drawn without them
-(``no_local_constants``), so that they follow from the seed alone, whatever the
-grading process happened to import before that student.
+A hidden check runs under its submission's salt (``autograder.inputs.salted``),
+and its examples must be the student's own, the same on every rerun. Drawing
+them afresh for each student costs as much as grading them, so the class shares
+one draw and each student gets values of their own: the examples are drawn once
+per run from a seed of the test's node id alone, without the literals Hypothesis
+takes from the local modules loaded so far (``no_local_constants``, so that the
+draw follows from the seed alone, whatever the process imported before), and
+with no salt in force; when they are replayed under a salt, every tensor in them
+that ``autograder.inputs.randn`` drew is drawn again from the same seed mixed
+with that salt (``autograder.inputs.drawn_again``). The shapes and settings are
+the class's (a hidden failure shows them anyway); the values are the student's.
+A property test whose examples hold no such tensor (sizes and settings alone)
+would be the class's alike, so Hypothesis draws its examples for each student
+from a seed of the salt and the node id instead (``run_salted``: each example
+checked as it is drawn, the first failure the verdict a replay would give).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ import pytest
 import torch
 
 from autograder.atomic import atomic_write_bytes
-from autograder.inputs import current_salt, salted_seed
+from autograder.inputs import current_salt, drawn_again, salted, salted_seed
 
 Examples = list[dict[str, Any]]
 
@@ -59,6 +63,7 @@ class ReplayExamples:
     def __init__(self, folder: Path | None = None) -> None:
         self.examples: dict[str, Examples] = {}  # by node id: the run's tests do not change
         self.folder = folder  # where the processes of one run share what they drew
+        self.redrawn: dict[str, bool] = {}  # by node id: whether a salt gives its examples values of their own
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -67,22 +72,41 @@ class ReplayExamples:
             return None
         args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
         salt = current_salt()
-        if salt is not None:
+        examples = self._examples(pyfuncitem, args, for_salt=salt is not None)
+        if salt is not None and not self._own_values(pyfuncitem.nodeid, examples):
             run_salted(pyfuncitem.obj, args, seed=salted_seed(salt, pyfuncitem.nodeid))
             return True
-        if pyfuncitem.nodeid not in self.examples:
-            self.examples[pyfuncitem.nodeid] = self._shared(pyfuncitem.nodeid, lambda: record(pyfuncitem.obj, args))
         body = given.inner_test
         owner = () if pyfuncitem.instance is None else (pyfuncitem.instance,)
-        for drawn in self.examples[pyfuncitem.nodeid]:
-            example = fresh(drawn)  # a check may change its inputs; the next submission gets them fresh
+        for drawn in examples:
+            example = fresh(drawn)  # a check may change its inputs; the next submission gets them fresh (and, salted, its own)
             try:
                 body(*owner, **args, **example)
             except BaseException as exc:
-                shown = ", ".join(f"{key}={value!r}" for key, value in drawn.items())
-                exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
+                if salt is None:  # a hidden check's example is the student's, not the one recorded: name none
+                    shown = ", ".join(f"{key}={value!r}" for key, value in drawn.items())
+                    exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
                 raise
         return True
+
+    def _own_values(self, nodeid: str, examples: Examples) -> bool:
+        """Whether a salt gives each of the examples values of their own (each holds a tensor ``randn`` drew)."""
+        if nodeid not in self.redrawn:
+            with salted(None):
+                self.redrawn[nodeid] = bool(examples) and all(any(_redrawn_tensors(example)) for example in examples)
+        return self.redrawn[nodeid]
+
+    def _examples(self, item: pytest.Function, args: dict[str, Any], *, for_salt: bool) -> Examples:
+        """The test's examples for this run: derandomized as a self-check draws them, or, for a salted run, from the node id's seed."""
+        key = f"{item.nodeid} (salted)" if for_salt else item.nodeid
+        if key not in self.examples:
+            if for_salt:
+                seed = int.from_bytes(hashlib.sha256(item.nodeid.encode()).digest()[:8], "big") >> 1
+                with salted(None):
+                    self.examples[key] = self._shared(key, lambda: record(item.obj, args, seed=seed))
+            else:
+                self.examples[key] = self._shared(key, lambda: record(item.obj, args))
+        return self.examples[key]
 
     def _shared(self, nodeid: str, draw: Any) -> Examples:
         """The examples another process of this run drew, else ``draw()``'s, kept for the others."""
@@ -99,11 +123,16 @@ class ReplayExamples:
 
 
 def fresh(value: Any) -> Any:
-    """A copy as ``copy.deepcopy`` makes it, quicker for what strategies draw: tensors, numbers, tuples, dataclasses."""
+    """A copy as ``copy.deepcopy`` makes it, quicker for what strategies draw: tensors, numbers, tuples, dataclasses.
+
+    Under a salt, a tensor ``randn`` drew is drawn again, salted (``drawn_again``).
+    """
     kind = type(value)
     if kind in (int, float, bool, str, type(None)) or isinstance(value, torch.dtype):
         return value
     if kind is torch.Tensor and value.is_leaf and not value.requires_grad:
+        if current_salt() is not None and (again := drawn_again(value)) is not None:
+            return again
         return value.clone()  # keeps dtype, shape, strides and values: all a check can see of its input
     if kind in (list, tuple):
         return kind(fresh(item) for item in value)
@@ -112,6 +141,21 @@ def fresh(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(value, **{f.name: fresh(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init})
     return copy.deepcopy(value)
+
+
+def _redrawn_tensors(value: Any) -> Iterator[bool]:
+    """True for each tensor in ``value`` that a salt draws again (``randn``'s, unchanged)."""
+    if type(value) is torch.Tensor:
+        yield drawn_again(value) is not None
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _redrawn_tensors(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _redrawn_tensors(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _redrawn_tensors(getattr(value, f.name))
 
 
 def record(test: Any, args: dict[str, Any], *, seed: int | None = None) -> Examples:
