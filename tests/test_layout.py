@@ -29,7 +29,7 @@ GRADING_PARENT = [  # what `convgrade grade` imports before its grading processe
 SANDBOX_SIDE = {  # all the package a sandboxed zygote may hold
     "autograder", "autograder.sandbox", "autograder.sandbox.zygote", "autograder.sandbox.call",
     "autograder.sandbox.monitor", "autograder.sandbox.wire", "autograder.forbidden", "autograder.sandbox.refuse",
-    "autograder.sandbox.outcome",
+    "autograder.sandbox.outcome", "autograder.sandbox.handles",
 }  # fmt: skip
 MAX_LINES = 400
 

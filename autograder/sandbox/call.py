@@ -3,7 +3,10 @@
 ``run_call`` calls the student's function on copies of its arguments, under the
 assignment's ``ForbiddenCallMonitor`` and a time limit, and describes what
 happened as plain data (``Outcome``): the result, the exception it raised, the
-forbidden calls seen, the inputs it changed in place. It runs in the sandboxed
+forbidden calls seen, the inputs it changed in place. A result that is not plain
+data (a model) stays in the process's ``Handles`` and the outcome carries its
+``Remote``; a ``Remote`` among the arguments, or as the ``target`` whose method
+is called (``model(x)``, ``model.parameters()``), is looked up there. It runs in the sandboxed
 child when a class is graded (``autograder.sandbox.zygote``) and in the test
 process for a student's self-check (``LocalModule``). It decides nothing: the
 grader's ``autograder.student.Student`` turns an ``Outcome`` into the result, or
@@ -36,8 +39,10 @@ from typing import Any, Protocol
 import torch
 
 from autograder.forbidden import Violation
+from autograder.sandbox.handles import Handles, TooManyHandles, UnknownHandle
 from autograder.sandbox.monitor import ForbiddenCallMonitor
 from autograder.sandbox.outcome import MESSAGE_CAP, Outcome
+from autograder.sandbox.wire import Remote
 
 
 class ImportFailed(Exception):
@@ -176,6 +181,8 @@ class LocalModule:
         self.name, self.module_file, self.call_timeout = name, module_file, call_timeout
         self.monitor = ForbiddenCallMonitor.for_keys(forbidden)
         self._module: ModuleType | None = None
+        self.handles = Handles()  # what the calls returned that is not plain data, as in a sandboxed child
+        self.generation = 1  # which life of the module a handle belongs to: ``close`` ends this one
 
     @property
     def module(self) -> ModuleType:
@@ -184,15 +191,20 @@ class LocalModule:
             self._module = load_module(self.module_file, self.name)
         return self._module
 
-    def run(self, function: str, args: tuple, kwargs: dict) -> Outcome:
-        """Call the student's ``function`` here, under the monitor and the time limit."""
+    def run(self, function: str, args: tuple, kwargs: dict, *, target: Remote | None = None, timeout: float | None = -1.0) -> Outcome:
+        """Call the student's ``function`` (a method of ``target``, if given) here, under the monitor and a time limit.
+
+        ``timeout``: this call's limit in seconds (None: none), else the module's ``call_timeout``.
+        """
         return run_call(
-            self.module, function, args, kwargs,
-            watch=self.monitor, timeout=self.call_timeout, module_file=str(self.module_file),
+            self.module, function, args, kwargs, watch=self.monitor, module_file=str(self.module_file),
+            timeout=self.call_timeout if timeout == -1.0 else timeout, target=target, handles=self.handles,
         )  # fmt: skip
 
     def close(self) -> None:
-        """Nothing to end: the module lives in this process."""
+        """The module lives in this process; the objects its calls returned are let go, and their handles die."""
+        self.handles.clear()
+        self.generation += 1
 
 
 def _importing(frame: FrameType | None) -> bool:
@@ -284,15 +296,34 @@ class Watch(Protocol):
     def __exit__(self, *exc_info: object) -> object: ...
 
 
+def _callee(module: ModuleType, name: str, target: Any) -> tuple[Any, list[str]]:
+    """What ``name`` calls: the module's function, or the method ``name`` of the object ``target`` (``__call__``: the object itself),
+    and its parameter names (an ``nn.Module``'s call takes ``forward``'s)."""
+    if target is None:
+        function = getattr(module, name, None)
+    elif name == "__call__":
+        function = target
+    else:
+        function = None if name.startswith("_") else getattr(target, name, None)
+    signed = target.forward if name == "__call__" and isinstance(target, torch.nn.Module) else function
+    return function, (_params(signed) if callable(function) else [])
+
+
 def run_call(
     module: ModuleType, name: str, args: tuple, kwargs: dict, *,
-    watch: Watch, timeout: float | None, module_file: str,
+    watch: Watch, timeout: float | None, module_file: str, target: Remote | None = None, handles: Handles | None = None,
 ) -> Outcome:
-    """Call the student's ``name`` on copies of the arguments, under ``watch`` and a time limit."""  # fmt: skip
-    function = getattr(module, name, None)
+    """Call the student's ``name`` (a method of the object ``target`` names, if given) on copies of the arguments,
+    under ``watch`` and a time limit; ``handles``: where objects that are not plain data are kept, and looked up."""  # fmt: skip
+    if handles is not None:
+        try:
+            target = None if target is None else handles.resolve(target)
+            args, kwargs = handles.resolve(args), handles.resolve(kwargs)
+        except UnknownHandle:
+            return Outcome(stale=True)
+    function, params = _callee(module, name, target)
     if not callable(function):
         return Outcome(missing=True)
-    params = _params(function)
     given_args, given_kwargs = copy_args(args), copy_args(kwargs)
     outcome = Outcome(params=params)
     try:
@@ -321,4 +352,17 @@ def run_call(
     for key, given in given_kwargs.items():
         if outcome.result is given and isinstance(given, torch.Tensor):
             outcome.result_is, outcome.result = ("kwargs", key), None
+    if handles is not None:
+        _export(outcome, handles)
     return outcome
+
+
+def _export(outcome: Outcome, handles: Handles) -> None:
+    """The outcome's result (and a ``name_`` function's arguments after it) as plain data and handles."""
+    try:
+        outcome.result = handles.export(outcome.result)
+        if outcome.after is not None:
+            outcome.after = (handles.export(outcome.after[0]), handles.export(outcome.after[1]))
+    except TooManyHandles as exc:
+        outcome.result, outcome.after = None, None
+        outcome.raised = {"type": "RuntimeError", "message": str(exc), "frames": []}

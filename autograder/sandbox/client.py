@@ -30,7 +30,7 @@ from pathlib import Path
 from autograder.sandbox.call import ImportFailed, ProcessDied, SandboxFailed, read_helpers, read_source
 from autograder.sandbox.outcome import MESSAGE_CAP, Outcome
 from autograder.sandbox.launch import MEMORY_CAP, bubblewrap_available, launch, warn_unsandboxed
-from autograder.sandbox.wire import MAX_MESSAGE, Frames, ProtocolError, decode, encode, framed
+from autograder.sandbox.wire import MAX_MESSAGE, Frames, ProtocolError, Remote, decode, encode, framed
 
 START_TIMEOUT = 120.0  # seconds for a sandbox to import torch and say it is ready
 GRACE = 5.0  # seconds past a call's own time limit before the sandbox is replaced
@@ -70,6 +70,12 @@ class Sandbox:
         self._control: _Channel | None = None  # to the zygote (a Unix socket: it carries pipe ends)
         self._ready = False
         self._child: tuple[int, _Channel] | None = None  # to the current child: (its inbox, its outbox)
+        self.children = 0  # children opened so far: the current one is number ``children``
+
+    @property
+    def current_child(self) -> int | None:
+        """The number of the child open now (``None``: none is): the objects a child keeps die with it."""
+        return self.children if self._child is not None else None
 
     @classmethod
     def adopt(cls, control: socket.socket, pid: int, *, limits: Limits = Limits(), bubblewrap: bool) -> Sandbox:
@@ -127,6 +133,7 @@ class Sandbox:
                 os.close(fd)
         os.set_blocking(inbox_w, False)
         self._child = (inbox_w, _Channel(outbox_r, limit=OPEN_ANSWER_BYTES))
+        self.children += 1
         deadline = time.monotonic() + timeout
         started = self._answer(deadline)
         if started != {"started": True}:
@@ -294,6 +301,14 @@ class SandboxedModule:
         self.sandbox, self.name, self.module_file = sandbox, name, module_file
         self.forbidden, self.call_timeout = forbidden, call_timeout
         self._opened = False
+        self._child_number: int | None = None  # the sandbox's number of the child this module was opened in
+
+    @property
+    def generation(self) -> int | None:
+        """The child running this module now (``None``: none does); a handle is good only in the child that gave it."""
+        if self._opened and self._child_number is not None and self.sandbox.current_child == self._child_number:
+            return self._child_number
+        return None
 
     def _open(self) -> None:
         """Have the sandbox fork a child that imports the module (``ImportFailed`` when it does not)."""
@@ -311,14 +326,19 @@ class SandboxedModule:
             reason = answer.get("reason")
             reason = reason[:MESSAGE_CAP] if type(reason) is str else f"{self.module_file.name} could not be imported: it {answer.get('died')}"
             raise ImportFailed(reason)
-        self._opened = True
+        self._opened, self._child_number = True, self.sandbox.current_child
 
-    def run(self, function: str, args: tuple, kwargs: dict) -> Outcome:
-        """Run one call in the child (``ProcessDied`` when it dies or goes silent; the next call starts a fresh one)."""
-        if not self._opened:
+    def run(self, function: str, args: tuple, kwargs: dict, *, target: Remote | None = None, timeout: float | None = -1.0) -> Outcome:
+        """Run one call in the child (``ProcessDied`` when it dies or goes silent; the next call starts a fresh one).
+
+        ``target``: the handle of an object the child keeps, whose method ``function`` is called;
+        ``timeout``: this call's limit in seconds (None: none), else the module's ``call_timeout``.
+        """
+        if self.generation is None:  # never opened, its child died, or another module's child has the sandbox now
             self._open()
-        answer = self.sandbox.call({"op": "call", "function": function, "args": list(args), "kwargs": kwargs},
-                                   timeout=(self.call_timeout or 600.0) + GRACE)
+        limit = self.call_timeout if timeout == -1.0 else timeout
+        message = {"op": "call", "function": function, "args": list(args), "kwargs": kwargs, "target": target, "timeout": limit}
+        answer = self.sandbox.call(message, timeout=(limit or 600.0) + GRACE)
         if "died" in answer:
             self._opened = False
             raise ProcessDied(str(answer["died"]), timed_out=bool(answer.get("timed_out")))
@@ -329,7 +349,7 @@ class SandboxedModule:
             raise ProcessDied(f"it answered what the grader cannot take ({exc})") from None
 
     def close(self) -> None:
-        """End this submission's child in the sandbox."""
-        if self._opened:
+        """End this submission's child in the sandbox (not another module's that has it since)."""
+        if self.generation is not None:
             self.sandbox.close()
-            self._opened = False
+        self._opened = False

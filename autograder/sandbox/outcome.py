@@ -5,7 +5,9 @@ the grader rebuilds it with ``Outcome.from_message``, which takes nothing on the
 child's word: every field is type-checked and every text bounded, and a field
 an honest child never sends is refused. The outcome decides nothing itself:
 ``autograder.student.Student`` turns it into the result, or the failure, a
-check sees.
+check sees. A result may hold ``autograder.sandbox.wire.Remote`` handles (objects
+kept in the child): the wire decoder has checked their numbers; what they name is
+the child's business, never looked up in the grader.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ class Outcome:
     """What one call of a student's function did, as plain data."""
 
     params: list[str] = field(default_factory=list)  # the function's parameter names
-    missing: bool = False  # the module has no such function
+    missing: bool = False  # the module has no such function (or the object no such method)
+    stale: bool = False  # a handle among the call's objects names nothing this process holds
     result: Any = None
     result_is: tuple[str, int | str] | None = None  # ("args", i) or ("kwargs", key): the result is that argument
     raised: dict | None = None  # {"type", "message", "frames": [[file, line, function, text], ...]}
@@ -51,6 +54,7 @@ class Outcome:
         return cls(
             params=_texts(message.get("params", []), "params", items=64, size=100),
             missing=_flag(message.get("missing", False), "missing"),
+            stale=_flag(message.get("stale", False), "stale"),
             result=message.get("result"),
             result_is=_place(message.get("result_is")),
             raised=None if raised is None else _raised(raised),

@@ -20,8 +20,11 @@ standard input is a Unix socket to the grader, the control channel, carrying
   the grader's failure, not the student's), imports the module from its source
   text (the submission's other modules, ``helpers`` by name, are importable
   from theirs), says ``{"ok": True}`` or ``{"ok": False, "reason": ...}``, then
-  answers each ``{"op": "call", "function", "args", "kwargs"}`` with one
-  ``Outcome`` message, straight to the grader.
+  answers each ``{"op": "call", "function", "args", "kwargs", "target", "timeout"}``
+  with one ``Outcome`` message, straight to the grader. ``target``, when given, is
+  a handle (``Remote``) of an object an earlier call returned and the child kept
+  (``autograder.sandbox.handles``): the call is its method ``function`` (``__call__``:
+  the object itself); ``timeout``, this call's own limit, else the module's.
 - ``{"op": "close"}``: the child ends, every process it left behind is killed,
   /tmp is emptied and made writable again, and the zygote answers
   ``{"event": "closed"}``.
@@ -37,7 +40,6 @@ back, capped, with each call's answer.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import gc
 import io
@@ -52,8 +54,9 @@ from typing import Any
 
 import torch
 
-from autograder.forbidden import FAMILIES, UnknownName, resolve
+from autograder.forbidden import RULES
 from autograder.sandbox.call import HelperModules, ImportFailed, load_source, run_call
+from autograder.sandbox.handles import Handles
 from autograder.sandbox.outcome import PRINTED_CAP, Outcome
 from autograder.sandbox.refuse import REFUSALS, prepare, refuse
 from autograder.sandbox.wire import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
@@ -130,7 +133,7 @@ def _serve_child(request: dict, inbox: Any, outbox: Any, submission: int) -> Non
     """The child: its output caught, its limits, its refusals, then the module, then calls until the pipe closes."""
     output = _catch_output()
     files = _read_submission(submission)
-    refuse(resolve(request["forbidden"]))
+    refuse(RULES[key] for key in request["forbidden"] if key in RULES)
     _apply_limits(request.get("limits", {}))
     if files["helpers"]:
         sys.meta_path.insert(0, HelperModules(files["helpers"], folder=os.path.dirname(request["filename"])))
@@ -142,15 +145,16 @@ def _serve_child(request: dict, inbox: Any, outbox: Any, submission: int) -> Non
         return
     _take_output(output)  # what the module printed as it was imported is not any check's
     write_message(outbox, {"ok": True})
-    timeout = request["timeout"]
+    timeout, handles = request["timeout"], Handles()  # the objects kept for the grader live and die with this child
     while True:
         try:
             call = read_message(inbox)
         except EOFError:
             return
+        limit = call.get("timeout", timeout)
         outcome = run_call(
-            module, call["function"], tuple(call["args"]), call["kwargs"],
-            watch=REFUSALS, timeout=timeout, module_file=request["filename"],
+            module, call["function"], tuple(call["args"]), call["kwargs"], watch=REFUSALS, module_file=request["filename"],
+            timeout=limit if limit is None or type(limit) in (int, float) else timeout, target=call.get("target"), handles=handles,
         )  # fmt: skip
         outcome.printed = _take_output(output)
         if PRIVATE_PIDS:
@@ -273,8 +277,6 @@ class Zygote:
 
     def open(self, request: dict, inbox: int, outbox: int, submission: int) -> None:
         self._end_child(kill=True)
-        with contextlib.suppress(UnknownName, TypeError):  # the assignment's own names, worked out once for all its children
-            prepare(resolve(request.get("forbidden", ())))
         pid = os.fork()
         if pid == 0:  # the child: it keeps only its own two pipes to the grader, and the submission's files
             try:
@@ -320,7 +322,7 @@ class Zygote:
 def main() -> None:
     torch.set_num_threads(1)
     torch.zeros(1).add_(1)  # settle torch's lazy set-up before any fork
-    prepare(FAMILIES.values())  # what refusing each family takes, worked out once: each child then carries it out in milliseconds
+    prepare(RULES.values())  # what refusing each rule takes, worked out once: each child then carries it out in milliseconds
     _not_dumpable()
     gc.collect()
     gc.freeze()  # a child's collections then leave the zygote's objects, and their pages, alone
