@@ -96,6 +96,23 @@ SQRT5_NOT_SQUARED = "sqrt(5) not squared: with a = sqrt(5) the gain is sqrt(2 / 
 A_IS_5 = "a = 5 instead of sqrt(5): nn.Conv2d passes a = math.sqrt(5), so 1 + a**2 = 6 (not 26) and the default's std is 1 / sqrt(3 * fan_in)"
 EVEN_KERNEL_SYMMETRIC = "even kernel padded symmetrically: k // 2 on both sides is one pixel too many for an even kernel (the output grows by one); pad total = d * (k - 1) in all, total // 2 before (left / top) and the rest after (right / bottom)"
 
+# Backward.
+COL2IM_OVERWRITES = "col2im overwrites instead of adding: a pixel under several windows was copied into each of their columns, so it gets the sum of their values (+=), not the last one written"
+COL2IM_PADDING_KEPT = "padding not cut off: col2im returns the unpadded (N, C, H, W); what falls in the padding is dropped"
+WEIGHT_GRAD_NOT_SUMMED = "weight gradient not summed over the batch: the same weight serves every image, so grad_weight adds up every image's part (a sum over n), not one image's or one per image"
+WEIGHT_GRAD_AVERAGED = "gradient averaged over the batch: the backward pass of a convolution sums every image's part; a mean belongs to the loss, which already put its 1/N in grad_output"
+KERNEL_NOT_FLIPPED = "kernel not flipped in the input gradient: the input's gradient is grad_output fully convolved with the kernel rotated by 180 degrees (W.T in the matrix picture); correlating with the kernel as it is gives another picture"
+WEIGHT_RESHAPED_NOT_TRANSPOSED = "weight reshaped instead of transposed: the columns' gradient is W2.T @ grad_output with W2 = weight.reshape(C_out, C_in*kh*kw); W2.reshape(C_in*kh*kw, C_out) has the right shape but scrambles the weights"
+BIAS_GRAD_NOT_SUMMED = "bias gradient not summed over the pixels: each bias is added to every pixel of its channel in every image, so grad_bias = grad_output.sum((0, 2, 3)), shape (C_out,)"
+FORWARD_DIFFERENCE = "forward difference: (f(x + eps) - f(x)) / eps is only accurate to order eps; the central difference (f(x + eps) - f(x - eps)) / (2 * eps) is accurate to order eps**2"
+EPS_NOT_DOUBLED = "divided by eps, not 2 * eps: the central difference spans from x - eps to x + eps, a step of 2 * eps"
+PERTURBED_ALL_AT_ONCE = "every element perturbed at once: move one element at a time (x[i] + eps, the others as they are), else every entry is the same directional derivative"
+EPS_IGNORED = "eps ignored: step by the eps passed in (the default 1e-6 only when none is given)"
+REL_ERROR_MEAN = "mean instead of max: a gradient check must show one wrong element among many, so take the largest relative error"
+REL_ERROR_ABSOLUTE = "absolute error: divide |a - b| by max(1e-8, |a| + |b|), so gradients of every size are held to the same standard"
+REL_ERROR_MAX_DENOMINATOR = "divided by max(|a|, |b|): CS231n's denominator is |a| + |b| (floored at 1e-8)"
+REL_ERROR_NO_FLOOR = "denominator not floored: max(1e-8, |a| + |b|) keeps two zeros from giving 0 / 0 = nan"
+
 
 def symmetric_pad(x: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
     """Pad the last two dimensions by mirroring with the edge repeated (numpy's 'symmetric').
