@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -28,11 +30,12 @@ def _checks(assignment):
             yield path, None, fn
 
 
-def test_the_course_has_seven_assignments_with_visible_and_hidden_checks():
-    assert [a.name for a in COURSE] == [
-        "01_convolution", "02_conv_as_matmul", "03_padding", "04_channels",
-        "05_stacked_filters", "06_stride", "07_kaiming_init",
-    ]  # fmt: skip
+def test_every_folder_of_source_is_a_numbered_assignment_with_visible_and_hidden_checks():
+    """The course is what source/ holds (discovered, never listed here): NN_name folders, numbered once each."""
+    folders = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    assert [a.name for a in COURSE] == folders != [], "a folder of source/ without assignment.toml"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+", name) for name in folders), folders
+    assert len({name[:2] for name in folders}) == len(folders), "two assignments share a number"
     for assignment in COURSE:
         assert list(assignment.visible_tests.glob("test_*.py")), assignment.name
         assert list(assignment.hidden_tests.glob("test_*.py")), assignment.name
@@ -63,10 +66,19 @@ def test_every_public_function_has_a_visible_check(assignment):
     assert [name for name in exported if f"student.{name}(" not in visible] == []
 
 
-def _rubric_checks(assignment):
+@functools.cache
+def _collected() -> dict[str, list[dict]]:
+    """Every check of the course, collected in one pytest session, by assignment (once for the tests that read them)."""
     from autograder.checks.rubric import collect_checks
 
-    return collect_checks(assignment.folder)
+    checks: dict[str, list[dict]] = {a.name: [] for a in COURSE}
+    for check in collect_checks(*(a.folder for a in COURSE)):
+        checks[check["assignment"]].append(check)
+    return checks
+
+
+def _rubric_checks(assignment):
+    return _collected()[assignment.name]
 
 
 @pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
@@ -95,7 +107,6 @@ def test_nothing_hidden_is_not_visible_once(assignment):
 
 def test_a_self_check_says_what_the_hidden_checks_hold(tmp_path):
     """The visible total and the hidden checks' points add up to the assignment's points."""
-    import re
     import subprocess
 
     done = subprocess.run(

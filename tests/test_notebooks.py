@@ -21,7 +21,8 @@ from autograder.release.notebooks import notebook_leaks
 from autograder.release.plan import plan_release
 
 ROOT = Path(__file__).resolve().parents[1]
-COURSE = assignments_in(ROOT / "source")
+COURSE = assignments_in(ROOT / "source")  # discovered: every folder of source/ with an assignment.toml
+NOTEBOOKS = [a for a in COURSE if (a.folder / f"{a.name}.ipynb").is_file()]  # a notebook is optional
 KERNEL = "python3"  # the venv's own ipykernel spec: see kernel_environment()
 
 
@@ -154,11 +155,13 @@ def test_cells_without_ids_are_refused_as_they_would_get_random_ones(tmp_path):
 # -- the course's notebooks -------------------------------------------------------------
 
 
-def test_every_assignment_has_one_notebook_named_after_it():
-    assert {a.name: sorted(p.name for p in a.folder.glob("*.ipynb")) for a in COURSE} == {a.name: [f"{a.name}.ipynb"] for a in COURSE}
+def test_an_assignment_has_at_most_one_notebook_named_after_it():
+    assert {a.name: sorted(p.name for p in a.folder.glob("*.ipynb")) for a in COURSE} == {a.name: [f"{a.name}.ipynb"] for a in NOTEBOOKS} | {
+        a.name: [] for a in COURSE if a not in NOTEBOOKS
+    }
 
 
-@pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
+@pytest.mark.parametrize("assignment", NOTEBOOKS, ids=lambda a: a.name)
 def test_a_released_notebook_holds_no_solution_no_hidden_test_and_no_output(assignment):
     data = notebook_path("assignments", assignment).read_bytes()
     text = data.decode()
@@ -173,14 +176,14 @@ def collected() -> dict[str, list[dict]]:
     """Every check of every assignment (tests/ and hidden_tests/, collected by the plugin in one session), as results.json tests."""
     from autograder.checks.rubric import collect_checks
 
-    checks: dict[str, list[dict]] = {a.name: [] for a in COURSE}
-    for check in collect_checks(*(a.folder for a in COURSE)):
+    checks: dict[str, list[dict]] = {a.name: [] for a in NOTEBOOKS}
+    for check in collect_checks(*(a.folder for a in NOTEBOOKS)):
         points, extra = check["points"], {"nodeid": check["nodeid"], "hidden": check["hidden"]}
         checks[check["assignment"]].append({"score": points, "max_score": points, "extra_data": extra})
     return checks
 
 
-@pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
+@pytest.mark.parametrize("assignment", NOTEBOOKS, ids=lambda a: a.name)
 def test_the_graded_cells_run_every_check_once_for_its_points(assignment, collected):
     checks = collected[assignment.name]
     assert checks and any(c["extra_data"]["hidden"] for c in checks) and not all(c["extra_data"]["hidden"] for c in checks)
@@ -200,7 +203,7 @@ def executed(tmp_path_factory) -> dict[str, object]:
         for key, value in {**kernel_environment(scratch), "OMP_NUM_THREADS": "1"}.items():
             patch.setenv(key, value)  # kernels inherit it; two single-threaded kernels share two cores
         patch.delenv("JUPYTER_PATH", raising=False)
-        return asyncio.run(_execute_all([notebook_path("solutions", a) for a in COURSE], at_once=2))
+        return asyncio.run(_execute_all([notebook_path("solutions", a) for a in NOTEBOOKS], at_once=2))
 
 
 async def _execute_all(paths: list[Path], at_once: int) -> dict[str, object]:
@@ -225,7 +228,7 @@ async def _execute_all(paths: list[Path], at_once: int) -> dict[str, object]:
     return results
 
 
-@pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
+@pytest.mark.parametrize("assignment", NOTEBOOKS, ids=lambda a: a.name)
 def test_a_reference_notebook_runs_clean_and_nbgrader_gives_it_full_marks(assignment, executed, collected):
     from nbgrader.utils import determine_grade, is_grade
 

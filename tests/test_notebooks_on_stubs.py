@@ -21,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.notebook import until_implemented
-from tests.test_notebooks import COURSE, KERNEL, ROOT, kernel_environment
+from tests.test_notebooks import KERNEL, NOTEBOOKS, ROOT, kernel_environment
 
 IMPLEMENT = re.compile(r"^implement `(\w+)` to see (this figure|this table|these results)$", re.MULTILINE)
 
@@ -145,8 +145,8 @@ async def _run_in_one_kernel(folders: list[Path], modules: list[str]) -> dict[st
 def on_stubs(tmp_path_factory) -> dict[str, object]:
     """Every released notebook run top to bottom beside its stubs (a copy of assignments/<a>), two kernels (one per core)."""
     scratch = tmp_path_factory.mktemp("stub-kernels")
-    folders = [Path(shutil.copytree(ROOT / "assignments" / a.name, scratch / a.name)) for a in COURSE]
-    modules = [a.module for a in COURSE]
+    folders = [Path(shutil.copytree(ROOT / "assignments" / a.name, scratch / a.name)) for a in NOTEBOOKS]
+    modules = [a.module for a in NOTEBOOKS]
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {**kernel_environment(scratch), "OMP_NUM_THREADS": "1"}.items():
             patch.setenv(key, value)
@@ -163,7 +163,7 @@ def _texts(cell, name: str) -> str:  # noqa: ANN001 - a notebook cell
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == name)
 
 
-@pytest.mark.parametrize("assignment", COURSE, ids=lambda a: a.name)
+@pytest.mark.parametrize("assignment", NOTEBOOKS, ids=lambda a: a.name)
 def test_a_released_notebook_runs_on_the_stubs_saying_what_to_implement(assignment, on_stubs):
     from nbgrader.utils import determine_grade, is_grade
 

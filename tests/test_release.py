@@ -166,7 +166,7 @@ def _leaked_lines(assignment) -> list[str]:
 
 def test_no_solution_line_and_no_hidden_test_reaches_the_student_release():
     course = assignments_in(ROOT / "source")
-    assert len(course) == 7
+    assert [a.name for a in course] == sorted(p.parent.name for p in (ROOT / "source").glob("*/assignment.toml")) != []
     assert {a.name: _leaked_lines(a) for a in course} == {a.name: [] for a in course}
     released = [p for p in (ROOT / "assignments").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     hidden = [p for a in course for p in a.hidden_tests.glob("*.py")]
