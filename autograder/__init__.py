@@ -23,7 +23,7 @@ Beside them, the modules everything shares:
   its manifest), and ``submit`` (``convgrade submit``: a student's folder checked, then packed);
 - ``student``: the proxy a check calls (the grader's side of every call);
 - ``settings`` (every default, once) and ``atomic`` (the one way a file is replaced);
-- ``cli``: the ``convgrade`` command.
+- ``cli``: the ``convgrade`` command; ``scaffold``: ``convgrade new``, a new assignment that works at once.
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import asdict
@@ -188,6 +187,7 @@ def grade(
     """Grade a class against the visible and hidden tests, with student code in a sandbox."""
     from autograder.grading.jobs import class_grades, plan
     from autograder.grading.pool import grade_all
+    from autograder.grading.progress import progress
     from autograder.grading.results import GRADES_CSV, write_grades_csv
     from autograder.course import Course, CourseError, read_extensions, read_times
     from autograder.grading.late import with_late_policy
@@ -230,7 +230,7 @@ def grade(
     if not jobs:
         whose = f" by {', '.join(student)}" if student else ""
         raise fail(f"{submitted} holds no submission of {', '.join(assignment or known)}{whose}")
-    with _progress(len(jobs)) as advance:
+    with progress(console, len(jobs)) as advance:
         rows = grade_all(jobs, processes=processes, call_timeout=timeout, regrade=regrade, progress=advance, elsewhere=elsewhere)
     in_source = {a.name: a for a in assignments_in(source)}
     grades, undecided = with_late_policy(
@@ -252,6 +252,25 @@ def grade(
     console.print(f"grades: {out / GRADES_CSV}; results and feedback: {out}/<student>/<assignment>/")
     if url:
         _record_in_gradebook(url, root, out)
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="the new assignment's folder in source/, e.g. 11_example")],
+    module: Annotated[str, typer.Option(help="the module students edit, without .py (e.g. example)")],
+    notebook: Annotated[bool, typer.Option("--notebook", help="also write an nbgrader notebook whose graded cells run the checks")] = False,
+    root: Annotated[Optional[Path], typer.Option(help="the course folder, holding source/ (default: found from here)")] = None,
+) -> None:
+    """Scaffold a working assignment in source/NAME: a module with one function, a visible and a hidden check, assignment.toml."""
+    from autograder.scaffold import ScaffoldError, new_assignment
+
+    root = root or find_course_root() or Path.cwd()
+    try:
+        written = new_assignment(root / "source", name, module, notebook=notebook)
+    except ScaffoldError as exc:
+        raise fail(str(exc)) from None
+    console.print("\n".join(["wrote", *(f"  {path.relative_to(root)}" for path in written)]), highlight=False)
+    console.print(f"next: `convgrade release`, then `convgrade check {name} --path solutions` (README: Authoring an assignment)", highlight=False)
 
 
 @app.command()
@@ -371,27 +390,6 @@ def _record_in_gradebook(url: str, root: Path, out: Path) -> None:
     for warning in recorded.warnings:
         errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(recorded.line(), highlight=False, soft_wrap=True)
-
-
-@contextlib.contextmanager
-def _progress(total: int):  # noqa: ANN202 - yields the per-job callback
-    """A progress bar with ETA on a terminal; one plain line per submission elsewhere (CI)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    if console.is_terminal:
-        with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"), console=console) as bar:
-            task = bar.add_task("", total=total)
-            yield lambda job, row, skipped: bar.update(task, advance=1, description=f"{job.submission.student}/{job.submission.assignment}")
-        return
-    count = 0
-
-    def line(job, row, skipped) -> None:  # noqa: ANN001
-        nonlocal count
-        count += 1
-        what = "already graded" if skipped else row.status
-        console.print(f"[{count}/{total}] {job.submission.student}/{job.submission.assignment}: {row.score:g}/{row.max_score:g} ({what})", highlight=False)
-
-    yield line
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ The pipeline reads top to bottom:
 4. ``chunk``: one chunk graded in one pytest session, each submission's files written as it ends;
 5. ``results``: ``results.json`` (Gradescope's format), feedback pages, ``grades.csv``, each check's text capped; ``late``: late penalties from raw scores and hand-in times;
    ``review``: a static scan of each submission's source that flags tampering for an instructor's look (never a score);
-6. ``table``: the class's grades on the terminal; ``class_page``: ``OUT/class.html``, the class at a glance; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database);
+6. ``table``: the class's grades on the terminal; ``progress``: the command's progress while it grades; ``class_page``: ``OUT/class.html``, the class at a glance; ``nbgrader_gradebook``: the grades in nbgrader's gradebook (its database);
    ``export``: ``grades.csv`` as Canvas's and Moodle's grade imports, a wide CSV, or nbgrader's gradebook.
 7. ``gradescope``: one assignment as Gradescope's autograder archive (``convgrade gradescope``), and the run there that
    grades one upload with ``convgrade grade`` and writes Gradescope's ``results.json``.
