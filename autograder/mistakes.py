@@ -113,6 +113,17 @@ REL_ERROR_ABSOLUTE = "absolute error: divide |a - b| by max(1e-8, |a| + |b|), so
 REL_ERROR_MAX_DENOMINATOR = "divided by max(|a|, |b|): CS231n's denominator is |a| + |b| (floored at 1e-8)"
 REL_ERROR_NO_FLOOR = "denominator not floored: max(1e-8, |a| + |b|) keeps two zeros from giving 0 / 0 = nan"
 
+# Pooling.
+POOL_STRIDE_ONE = "stride defaulting to 1: with stride=None a pooling steps by kernel_size (windows that tile the image), not by 1 as a convolution does"
+MAX_POOL_ZERO_PADDING = "zero padding for max pooling: padding counts as -inf, so it never wins; with zeros a window of negative values returns 0 instead of its largest value"
+PAD_NOT_COUNTED = "padding not counted (count_include_pad=False): with count_include_pad=True, PyTorch's default, every window is divided by kh*kw, its padding included"
+LAST_MAX_ON_TIES = "last maximum on ties: when several pixels share a window's maximum, the first in row-major order (top row first, left to right) gets the gradient, as in PyTorch"
+EVERY_MAX_ON_TIES = "every tied maximum gets the gradient: when several pixels share a window's maximum only the first in row-major order gets it (each output is one input pixel)"
+GRAD_OVERWRITTEN = "gradients overwritten where windows overlap: a pixel that is the maximum of several windows receives the sum of their gradients; add them (scatter_add_, index_put_ with accumulate=True), do not assign"
+RF_OWN_STRIDE = "strides multiplied including the current layer: layer i's taps are prod(s_j for j < i) input pixels apart; its own stride spaces only the layers after it"
+RF_STRIDES_IGNORED = "strides ignored: after a layer of stride s the next layers' taps are s times further apart; multiply (k_i - 1) by the product of the earlier strides"
+RF_KERNELS_ADDED = "kernel sizes added up: consecutive windows share their centre, so each layer adds k_i - 1 (times the spacing) to a field that starts at 1"
+
 
 def symmetric_pad(x: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
     """Pad the last two dimensions by mirroring with the edge repeated (numpy's 'symmetric').
