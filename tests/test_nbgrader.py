@@ -231,6 +231,19 @@ def test_grade_records_the_same_scores_in_nbgraders_gradebook(course):
         assert db.execute("select count(*) from grade").fetchone()[0] == grades, "a rerun updates in place"
 
 
+def test_export_to_nbgrader_records_an_earlier_runs_grades_as_grade_gradebook_does(course):
+    """`convgrade export --to nbgrader` after the run: nbgrader's own export reads back the grades --gradebook recorded."""
+    exported = course.root / "exported.db"
+    done = course.run("convgrade", "export", "--to", "nbgrader", "--from", "out", "--out", str(exported), "--root", str(course.root))
+    assert "exported.db" in done.stdout + done.stderr
+    course.run("nbgrader", "export", "--db", f"sqlite:///{exported}", "--to", "exported.csv")
+    ours, theirs = course.csv("out/grades.csv"), course.csv("exported.csv")
+    assert set(theirs) == {"perfect", "partial", "absent"}
+    assert {s: float(row["score"]) for s, row in theirs.items()} == {s: float(row["score"]) for s, row in ours.items()}
+    assert {s: row["max_score"] for s, row in theirs.items()} == {s: row["max_score"] for s, row in course.csv("convgrade.csv").items()}
+    assert _notebook_records(exported) == _notebook_records(course.root / "convgrade.db"), "the same notebook records, for autograde"
+
+
 def _notebook_records(path: Path) -> list[tuple]:
     """What a gradebook knows of the assignment's notebooks: cells, points, sources, checksums, kernelspec."""
     with sqlite3.connect(path) as db:
