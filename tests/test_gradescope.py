@@ -2,9 +2,11 @@
 
 The specification: https://gradescope-autograders.readthedocs.io/en/latest/specs/ (also
 gradescope/autograder_samples, docs/specs.md and docs/submission_metadata.md). setup.sh's
-install (apt, PyTorch's index) is not run here: it is checked for syntax and pins, and
+apt step is not run here: it is checked for syntax; its install step (install_env.sh) is
+run in CI from the registries reachable there (marked ``install``: ``make test-install``).
 run_autograder runs with this venv's Python (CONVGRADE_GRADESCOPE_PYTHON, for tests only)
-inside bubblewrap, with the scratch folder bound at /autograder and the rest read-only.
+inside bubblewrap, with the scratch folder bound at /autograder and the rest read-only,
+and, after the install step, with the venv it made.
 """
 
 from __future__ import annotations
@@ -96,13 +98,14 @@ def _requirements_of(name: str, seen: set[str]) -> set[str]:
 def test_setup_sh_is_bash_and_installs_only_the_pinned_environment(archive, tmp_path):
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(tmp_path)
-    setup = (tmp_path / "setup.sh").read_text()
-    assert subprocess.run(["bash", "-n", str(tmp_path / "setup.sh")], capture_output=True).returncode == 0
-    assert subprocess.run(["bash", "-n", str(tmp_path / "run_autograder")], capture_output=True).returncode == 0
+    setup, install = (tmp_path / "setup.sh").read_text(), (tmp_path / "install_env.sh").read_text()
+    for script in ("setup.sh", "install_env.sh", "run_autograder"):
+        assert subprocess.run(["bash", "-n", str(tmp_path / script)], capture_output=True).returncode == 0, script
     assert (tmp_path / "constraints.txt").read_text() == (ROOT / "constraints.txt").read_text()
     pins = {**{name: installed.version(name) for name in UNFROZEN}, **_pins((ROOT / "constraints.txt").read_text())}  # what pip freeze leaves out: as installed
-    installs = [shlex.split(line) for line in setup.splitlines() if '"${pip[@]}" install' in line]
+    installs = [shlex.split(line) for line in install.splitlines() if '"${pip[@]}" install' in line]
     assert len(installs) == 2 and "apt-get install" in setup and "bubblewrap" in setup and "python3.11-venv" in setup
+    assert 'bash "$here/install_env.sh" /opt/convgrade/venv' in setup, "setup.sh runs the install step"
     for words in installs:
         requirements = [w for w in words[2:] if not w.startswith(("-", "$", "https://")) and w not in ("install",)]
         for text in requirements:
@@ -117,8 +120,8 @@ def test_setup_sh_is_bash_and_installs_only_the_pinned_environment(archive, tmp_
     assert not differ, f"this venv differs from constraints.txt on {differ}"
 
 
-def _run_autograder(archive: Path, scratch: Path, student: str) -> subprocess.Popen:
-    """Lay out /autograder as Gradescope does (source, submission, metadata, results) in ``scratch``, and start run_autograder there."""
+def _run_autograder(archive: Path, scratch: Path, student: str, python: Path = Path(sys.executable)) -> subprocess.Popen:
+    """Lay out /autograder as Gradescope does (source, submission, metadata, results) in ``scratch``, and start run_autograder there with ``python``."""
     module, created_at = HANDED_IN[student]
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(scratch / "source")
@@ -131,8 +134,8 @@ def _run_autograder(archive: Path, scratch: Path, student: str) -> subprocess.Po
     command = [
         "bwrap", "--ro-bind", "/", "/", "--bind", "/proc", "/proc", "--dev-bind", "/dev", "/dev", "--tmpfs", "/tmp",
         # a checkout or venv under /tmp (CI clones there) stays visible over the private /tmp
-        *(arg for path in {ROOT, Path(sys.prefix).resolve()} for arg in ("--ro-bind", str(path), str(path))),
-        "--bind", str(scratch), "/autograder", "--chdir", "/autograder", "--setenv", "CONVGRADE_GRADESCOPE_PYTHON", sys.executable,
+        *(arg for path in {ROOT, Path(sys.prefix).resolve(), python.parents[1]} for arg in ("--ro-bind", str(path), str(path))),
+        "--bind", str(scratch), "/autograder", "--chdir", "/autograder", "--setenv", "CONVGRADE_GRADESCOPE_PYTHON", str(python),
         "--", "/autograder/run_autograder",
     ]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -162,6 +165,34 @@ def graded(archive, tmp_path_factory) -> dict[str, dict]:
             "convgrade": json.loads((base / "out" / student / ASSIGNMENT / "results.json").read_text()),
         }  # fmt: skip
     return runs
+
+
+@pytest.mark.install
+def test_the_install_step_makes_an_environment_that_grades_as_this_one(archive, graded, tmp_path):
+    """setup.sh's install step (install_env.sh) run from the registries reachable here; run_autograder grades with its venv as with this one.
+
+    Marked ``install`` (minutes of pip): ``make test`` leaves it out, ``make test-install`` runs it, and CI runs both.
+    """
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path / "archive")
+    venv = tmp_path / "venv"
+    env = {**os.environ, "CONVGRADE_TORCH_INDEX": "https://pypi.org/simple"}  # PyTorch's own index is out of reach here
+    if shutil.which("python3.11") is None:
+        env["CONVGRADE_PYTHON"] = sys._base_executable  # this Python is 3.11 too, by another name
+    done = subprocess.run(["bash", str(tmp_path / "archive" / "install_env.sh"), str(venv)], capture_output=True, text=True, env=env, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "convgrade ready: torch 2.13.0+cpu" in done.stdout, "torch's CPU build, not a CUDA one"
+    frozen = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True).stdout
+    installed_there = _pins("\n".join(line for line in frozen.splitlines() if "==" in line))
+    pins = _pins((tmp_path / "archive" / "constraints.txt").read_text())
+    differ = {name: (version, pins.get(name)) for name, version in installed_there.items() if name != "convgrade" and pins.get(name) != version.split("+")[0]}
+    assert not differ, f"installed otherwise than constraints.txt pins (installed, pinned): {differ}"
+    process = _run_autograder(archive, tmp_path / "run", "1001", python=venv / "bin" / "python")
+    log, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, log
+    ours, theirs = json.loads((tmp_path / "run" / "results" / "results.json").read_text()), graded["1001"]["gradescope"]
+    assert ours["score"] == theirs["score"] > 0
+    assert [(t["name"], t["score"], t["status"]) for t in ours["tests"]] == [(t["name"], t["score"], t["status"]) for t in theirs["tests"]]
 
 
 def test_results_json_follows_the_specification_field_by_field(graded):

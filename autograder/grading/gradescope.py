@@ -54,6 +54,7 @@ VENV = "/opt/convgrade/venv"  # where setup.sh installs the environment on Grade
 APT = ("python3.11", "python3.11-venv", "bubblewrap")
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 CONSTRAINTS = "constraints.txt"
+SCRIPTS = ("setup.sh", "install_env.sh", "run_autograder")  # setup.sh's system packages, its install step, and the run
 UNFROZEN = ("setuptools",)  # torch and nbgrader need it, pip freeze leaves it out of constraints.txt: pinned as installed here
 COURSE_FOLDER = "course"  # in the archive, so in /autograder/source: a course of one assignment
 BUILT = "convgrade.json"  # what the archive grades: {"assignment": ...}
@@ -90,7 +91,7 @@ def build_archive(root: Path, assignment: str, target: Path, secret: bytes) -> l
         "unfrozen": [f"{name}=={_installed(name)}" for name in UNFROZEN if not _pinned(pins, name)],
     }  # fmt: skip
     members: dict[str, bytes] = {
-        name: environment().get_template(f"gradescope_{name}.j2").render(context).encode() for name in ("setup.sh", "run_autograder")
+        name: environment().get_template(f"gradescope_{name}.j2").render(context).encode() for name in SCRIPTS
     }
     members |= {wheel_name: wheel, CONSTRAINTS: pins.encode(), BUILT: json.dumps({"assignment": assignment}).encode()}
     members |= {f"{COURSE_FOLDER}/{FOLDER}/{NAME}": secret + b"\n", **_course_files(root, folder)}
@@ -98,7 +99,7 @@ def build_archive(root: Path, assignment: str, target: Path, secret: bytes) -> l
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in sorted(members.items()):
             info = zipfile.ZipInfo(name, ZIP_TIME)
-            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644 if FOLDER not in name else 0o600) << 16
+            info.external_attr = (0o755 if name in SCRIPTS else 0o644 if FOLDER not in name else 0o600) << 16
             archive.writestr(info, data, zipfile.ZIP_DEFLATED)
     atomic_write_bytes(target, buffer.getvalue(), mode=0o600)  # it holds the hidden tests and the course secret
     return sorted(members)
