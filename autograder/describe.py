@@ -8,7 +8,9 @@ shown); everything else by a shortened ``repr``.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -55,6 +57,11 @@ def value(obj: Any, *, limit: int = 80, values: bool = True) -> str:
         inner = ", ".join(value(item, values=values) for item in obj[:4])
         more = ", ..." if len(obj) > 4 else ""
         return f"[{inner}{more}]" if isinstance(obj, list) else f"({inner}{more})"
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+        return getattr(obj, "__name__", "a function")  # its repr holds an address: another each run
+    if type(obj) is functools.partial:  # a function a check hands over (08's numerical_gradient): its arguments as above
+        inner = [value(arg, values=values) for arg in obj.args] + [f"{key}={value(arg, values=values)}" for key, arg in obj.keywords.items()]
+        return f"partial({', '.join([value(obj.func), *inner])})"
     text = repr(obj)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

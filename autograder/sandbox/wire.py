@@ -16,6 +16,10 @@ including NaN and infinities, strings, lists) and as tagged objects otherwise:
 - ``{"$handle": {"type", "text", "id"}}``: an object that stays where it was made
   (``Remote``: a student's model, kept by the child that made it, named by a number
   that means something only to that child);
+- ``{"$function": name}``, ``{"$partial": {"function", "args", "kwargs"}}``: one of
+  ``FUNCTIONS`` (pure torch functions, by name), alone or in a ``functools.partial``
+  of plain values: how a check hands the student's code a function to call
+  (``numerical_gradient(f, x)`` in 08_backward);
 - ``{"$foreign": {"type", "text"}}``: anything else, by type name and a short repr.
 
 Decoding builds only plain Python values, plain tensors from an allowlist of
@@ -25,9 +29,11 @@ sends, nothing it chose is imported, called or unpickled.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -45,6 +51,18 @@ _NUMPY_DTYPES = frozenset(DTYPES.values()) - {torch.bfloat16}
 MAX_MESSAGE = 512 * 2**20  # bytes in one message, buffers included
 MAX_DEPTH = 32
 _HEADER = struct.Struct(">I")
+
+# The functions that cross by name: pure torch functions of tensors, none of which reads or writes
+# anything but its arguments. Decoding one looks it up here; nothing the other side names is imported.
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "torch.sum": torch.sum,
+    "torch.prod": torch.prod,
+    "torch.logsumexp": torch.logsumexp,
+    "torch.tensordot": torch.tensordot,
+    "torch.linalg.vector_norm": torch.linalg.vector_norm,
+    "torch.nn.functional.mse_loss": torch.nn.functional.mse_loss,
+}
+_FUNCTION_NAMES = {id(function): name for name, function in FUNCTIONS.items()}
 
 
 class ProtocolError(Exception):
@@ -128,11 +146,26 @@ class _Encoder:
             return {"$dtype": str(obj).removeprefix("torch.")}
         if isinstance(obj, Remote):
             return {"$handle": {"type": obj.type_name, "text": obj.text, "id": obj.id}}
+        function = self.function(obj, depth)
+        if function is not None:
+            return function
         try:
             text = repr(obj)[:200]
         except Exception:  # noqa: BLE001 - a hostile __repr__
             text = f"<{kind.__qualname__}>"
         return {"$foreign": {"type": kind.__qualname__, "text": text}}
+
+
+    def function(self, obj: Any, depth: int) -> dict | None:
+        """One of ``FUNCTIONS`` by name, or a ``functools.partial`` of one with its arguments encoded; else None."""
+        name = _FUNCTION_NAMES.get(id(obj))
+        if name is not None and FUNCTIONS[name] is obj:
+            return {"$function": name}
+        inner = _FUNCTION_NAMES.get(id(obj.func)) if type(obj) is functools.partial else None
+        if inner is None or FUNCTIONS[inner] is not obj.func:
+            return None
+        args, kwargs = self.value(list(obj.args), depth + 1), self.value(dict(obj.keywords), depth + 1)
+        return {"$partial": {"function": inner, "args": args, "kwargs": kwargs}}
 
 
 def encode(obj: Any) -> bytes:
@@ -206,9 +239,22 @@ class _Decoder:
             if type(number) is not int or not 0 <= number < MAX_HANDLE:
                 raise ProtocolError(f"bad handle {number!r:.50}")
             return Remote(type_name=str(content.get("type"))[:100], text=str(content.get("text"))[:200], id=number)
+        if tag in ("$function", "$partial"):
+            return self.function(tag, content, depth)
         if tag == "$foreign" and type(content) is dict:
             return Foreign(type_name=str(content.get("type"))[:100], text=str(content.get("text"))[:200])
         raise ProtocolError(f"unknown tag {tag!r:.50}")
+
+
+    def function(self, tag: str, content: Any, depth: int) -> Callable[..., Any]:
+        """A function of ``FUNCTIONS`` named by ``content``, or a ``functools.partial`` of one rebuilt from plain values."""
+        if tag == "$function" and type(content) is str and content in FUNCTIONS:
+            return FUNCTIONS[content]
+        if tag == "$partial" and type(content) is dict and content.get("function") in FUNCTIONS:
+            args, kwargs = self.value(content.get("args"), depth + 1), self.value(content.get("kwargs"), depth + 1)
+            if type(args) is list and type(kwargs) is dict:
+                return functools.partial(FUNCTIONS[content["function"]], *args, **kwargs)
+        raise ProtocolError(f"unknown function {content!r:.100}")
 
 
 def decode(frame: bytes, *, max_text: int | None = None) -> Any:
