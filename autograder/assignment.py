@@ -13,6 +13,8 @@ student's submission) holds ``assignment.toml``::
 
     due = 2026-12-08T23:59:00+01:00 # optional: when it is due (course.toml says what lateness costs)
     weight = 1                      # optional: its weight in the course total
+    preload = ["sklearn.datasets"]  # optional: modules the grading sandbox imports once, before it forks each
+                                    # student's child (a slow import paid once per sandbox, not per student)
 
     [uses]                          # optional: a failure traced to the function it calls
     conv2d_same = ["pad2d", "same_padding"]
@@ -37,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -58,6 +61,7 @@ CATEGORIES = {  # what a check measures (its ``category`` marker), and what a st
 DEFAULT_CATEGORY = "values"
 DEFAULT_POINTS = 100.0
 DEFAULT_SHARES = {"errors": 0.10}  # the curriculum's rule: input validation is at most 10% of an assignment
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")  # a module's dotted name, as `import` takes it
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class Assignment:
     due: datetime | None = None  # when it is due (a late hand-in pays the course's late policy)
     weight: float = 1.0  # its weight in the course total
     api: dict[str, str] = field(default_factory=dict)  # released copies: what the module must define, with its parameters
+    preload: tuple[str, ...] = ()  # modules the grading sandbox imports before it forks a student's child
 
     @property
     def name(self) -> str:
@@ -181,12 +186,16 @@ class Assignment:
         due = data.get("due")
         if due is not None and not (isinstance(due, datetime) and due.tzinfo is not None):
             raise AssignmentError(f"{path}: due must be a date-time with its offset, e.g. 2026-12-08T23:59:00+01:00, not {due!r}.")
+        preload = data.get("preload", [])
+        if not (isinstance(preload, list) and all(isinstance(name, str) and _MODULE_NAME.fullmatch(name) for name in preload)):
+            raise AssignmentError(f"{path}: preload is a list of module names, e.g. [\"sklearn.datasets\"], not {preload!r:.80}.")
         api = data.get("api", {})
         if not (isinstance(api, dict) and all(isinstance(v, str) for v in api.values())):
             raise AssignmentError(f"{path}: [api] is written by `convgrade release`: release again.")
         return cls(
             folder=folder, title=data["title"], module=data["module"], forbidden=tuple(forbidden), rubric=rubric,
             uses={function: tuple(used) for function, used in uses.items()}, due=due, weight=float(weight), api=api,
+            preload=tuple(preload),
         )  # fmt: skip
 
 

@@ -176,8 +176,10 @@ class Student:
         self.module_file = Path(folder).resolve() / f"{assignment.module}.py"
         self.call_timeout = call_timeout
         self.budget = budget  # seconds all calls together may take; then every later call fails at once
-        make = LocalModule if sandbox is None else sandbox.module
-        self.runner: ModuleRunner = make(assignment.module, self.module_file, assignment.forbidden, call_timeout)
+        self.runner: ModuleRunner = (
+            LocalModule(assignment.module, self.module_file, assignment.forbidden, call_timeout) if sandbox is None
+            else sandbox.module(assignment.module, self.module_file, assignment.forbidden, call_timeout, preload=assignment.preload)
+        )  # fmt: skip
         self._spent = 0.0
         self._call_limit = call_timeout  # this call's time limit: call_timeout, unless a check's ``time_limit`` raises it
         self.sandbox_failure: str | None = None  # the sandbox broke before this module's code ran: the grader's failure

@@ -221,9 +221,14 @@ class Sandbox:
             return {"died": f"the sandbox failed: {exc}"}
         return {"died": f"no answer within {timeout:g} s", "timed_out": True}
 
-    def module(self, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None) -> SandboxedModule:
-        """A submission's module, to run in this sandbox (``autograder.student.Student``'s runner)."""
-        return SandboxedModule(self, name, module_file, forbidden, call_timeout)
+    def module(
+        self, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None, *, preload: tuple[str, ...] = (),
+    ) -> SandboxedModule:  # fmt: skip
+        """A submission's module, to run in this sandbox (``autograder.student.Student``'s runner).
+
+        ``preload``: modules the zygote imports before it forks the module's child (once: later children inherit them).
+        """
+        return SandboxedModule(self, name, module_file, forbidden, call_timeout, preload=preload)
 
     def stop(self) -> None:
         """Kill the zygote and everything it started."""
@@ -297,9 +302,12 @@ def _write_by(fd: int, data: bytes, deadline: float) -> None:
 class SandboxedModule:
     """One submission's module, imported and run in a child of a ``Sandbox`` (``Student``'s runner when grading)."""
 
-    def __init__(self, sandbox: Sandbox, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None) -> None:
+    def __init__(
+        self, sandbox: Sandbox, name: str, module_file: Path, forbidden: tuple[str, ...], call_timeout: float | None,
+        *, preload: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         self.sandbox, self.name, self.module_file = sandbox, name, module_file
-        self.forbidden, self.call_timeout = forbidden, call_timeout
+        self.forbidden, self.call_timeout, self.preload = forbidden, call_timeout, preload
         self._opened = False
         self._child_number: int | None = None  # the sandbox's number of the child this module was opened in
 
@@ -317,6 +325,7 @@ class SandboxedModule:
             {
                 "op": "open", "module": self.name, "filename": f"/submission/{self.module_file.name}",
                 "forbidden": list(self.forbidden), "timeout": self.call_timeout, "limits": asdict(self.sandbox.limits),
+                "preload": list(self.preload),
             },
             files, timeout=(self.call_timeout or 60.0) + GRACE,
         )  # fmt: skip

@@ -9,10 +9,12 @@ it forks one child per submission and otherwise stays out of the way. Its
 standard input is a Unix socket to the grader, the control channel, carrying
 ``autograder.sandbox.wire`` messages:
 
-- ``{"op": "open", "module", "filename", "forbidden", "timeout", "limits"}``,
+- ``{"op": "open", "module", "filename", "forbidden", "timeout", "limits", "preload"}``,
   with three descriptors attached (``SCM_RIGHTS``): the two pipe ends of the
   child's own channel to the grader, and a memory file holding the
-  submission's files. The zygote forks a child and never reads that file: the
+  submission's files. The zygote first imports the ``preload`` modules it has not
+  yet (the assignment's slow imports, scikit-learn's: once per zygote, and every
+  later child inherits them), then forks a child and never reads that file: the
   child does, after the fork, so no student's source is ever in the zygote's
   memory for a later child to find. The child catches its output, refuses the
   assignment's forbidden calls and threads, applies the resource limits, says
@@ -40,8 +42,10 @@ back, capped, with each call's answer.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
+import importlib
 import io
 import os
 import resource
@@ -54,11 +58,11 @@ from typing import Any
 
 import torch
 
-from autograder.forbidden import RULES
+from autograder.forbidden import FAMILIES, UnknownName, resolve
 from autograder.sandbox.call import HelperModules, ImportFailed, load_source, run_call
 from autograder.sandbox.handles import Handles
 from autograder.sandbox.outcome import PRINTED_CAP, Outcome
-from autograder.sandbox.refuse import REFUSALS, prepare, refuse
+from autograder.sandbox.refuse import REFUSALS, plan_for, prepare, refuse
 from autograder.sandbox.wire import MAX_MESSAGE, ProtocolError, decode, framed, read_message, write_message
 
 LIMITS = {
@@ -133,7 +137,7 @@ def _serve_child(request: dict, inbox: Any, outbox: Any, submission: int) -> Non
     """The child: its output caught, its limits, its refusals, then the module, then calls until the pipe closes."""
     output = _catch_output()
     files = _read_submission(submission)
-    refuse(RULES[key] for key in request["forbidden"] if key in RULES)
+    refuse(resolve(request["forbidden"]))
     _apply_limits(request.get("limits", {}))
     if files["helpers"]:
         sys.meta_path.insert(0, HelperModules(files["helpers"], folder=os.path.dirname(request["filename"])))
@@ -248,6 +252,7 @@ class Zygote:
         self.poller.register(control, select.POLLIN)
         self.child: int | None = None
         self.pidfd: int | None = None  # readable once the child has ended
+        self.preloaded: set[str] = set()  # the modules an open asked for, imported (or tried) once
 
     def send(self, message: dict) -> None:
         self.control.sendall(framed(message))
@@ -277,6 +282,9 @@ class Zygote:
 
     def open(self, request: dict, inbox: int, outbox: int, submission: int) -> None:
         self._end_child(kill=True)
+        self.preload(request.get("preload"))
+        with contextlib.suppress(UnknownName, TypeError):  # the assignment's own names, worked out once for all its children
+            prepare(resolve(request.get("forbidden", ())))
         pid = os.fork()
         if pid == 0:  # the child: it keeps only its own two pipes to the grader, and the submission's files
             try:
@@ -289,6 +297,28 @@ class Zygote:
             os.close(fd)
         self.child, self.pidfd = pid, os.pidfd_open(pid)
         self.poller.register(self.pidfd, select.POLLIN)
+
+    def preload(self, names: object) -> None:
+        """Import the modules named that this zygote has not yet: every child forked later inherits them, imported.
+
+        The refusal plans worked out so far are forgotten and worked out again as the
+        children need them: a module imported here may hold a forbidden function, or be
+        one a rule names that was not loaded before (scikit-learn loads ``scipy.ndimage``),
+        and a plan made before would pass it over. A module that fails to import is left
+        to the child (the student's code then fails as it would anyway).
+        """
+        new = [name for name in names if type(name) is str and name not in self.preloaded] if type(names) is list else []
+        if not new:
+            return
+        for name in new:
+            self.preloaded.add(name)
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S110 - the child tries again, as the student's code would
+                pass
+        plan_for.cache_clear()
+        gc.collect()
+        gc.freeze()  # as in main: the children's collections leave the new modules' pages alone
 
     def _end_child(self, *, kill: bool) -> str:
         """Kill (or, when it is already dead, reap) the child, and everything it left; how it ended."""
@@ -322,7 +352,7 @@ class Zygote:
 def main() -> None:
     torch.set_num_threads(1)
     torch.zeros(1).add_(1)  # settle torch's lazy set-up before any fork
-    prepare(RULES.values())  # what refusing each rule takes, worked out once: each child then carries it out in milliseconds
+    prepare(FAMILIES.values())  # what refusing each family takes, worked out once: each child then carries it out in milliseconds
     _not_dumpable()
     gc.collect()
     gc.freeze()  # a child's collections then leave the zygote's objects, and their pages, alone
