@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from autograder.assignment import Assignment
+from autograder.checks.explain import explain
 from autograder.sandbox.wire import Remote
 from autograder.student import CheckFailure, Handle, Student, begin_check, calls
 
@@ -136,6 +137,23 @@ def test_a_handle_call_goes_through_the_same_checks_as_a_function(where, tmp_pat
         net.missing()
     with pytest.raises(AttributeError):
         net._secret  # noqa: B018 - private names are never sent
+    student.close()
+
+
+def test_a_hidden_failure_keeps_the_object_of_a_method_call(where, tmp_path):
+    """A hidden check's case and reason show a handle's call as `<object>.parameters()`, never a bare `parameters()`."""
+    student = open_student(submit(tmp_path, "hal"), where)
+    net = student.make()
+    net.parameters()
+    explained = explain(AssertionError("the check's own condition"))  # a check that fails after the call
+    assert explained.case == "<object>.parameters()"
+    with pytest.raises(RuntimeError) as caught:
+        net(torch.ones(2))  # (2,) * (3,): the student's object raises
+    explained = explain(caught.value)
+    assert (explained.case, explained.hidden_reason) == ("<object>(float32[2])", "`<object>` raised RuntimeError")
+    with pytest.raises(RuntimeError) as caught:
+        student.step(net, torch.ones(2))  # a function given the object: no prefix, the object shown as an argument
+    assert (explain(caught.value).case, explain(caught.value).hidden_reason) == ("step(<object>, float32[2])", "`step` raised RuntimeError")
     student.close()
 
 

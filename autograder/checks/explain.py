@@ -60,8 +60,17 @@ def _first(exc: BaseException) -> BaseException:
 
 
 def hidden_case(call: Call) -> str:
-    """The call as a hidden check may show it: tensors by dtype and shape, and no parameter name from the student's side."""
-    return describe.call(call.function, call.args, call.kwargs, values=False)
+    """The call as a hidden check may show it: tensors by dtype and shape, and no parameter name from the student's side.
+
+    A method of the student's object keeps its ``<object>.`` (``<object>.parameters()``, ``<object>(float32[5, 1, 8, 8])``):
+    a bare ``parameters()`` reads as a function of the module.
+    """
+    return describe.call(call.function, call.args, call.kwargs, values=False, target=call.target)
+
+
+def _hidden_name(call: Call) -> str:
+    """The function called, as a hidden check names it: ``pad2d``, or ``<object>.parameters`` for the student's object's method."""
+    return describe.call(call.function, (), {}, values=False, target=call.target).removesuffix("()")
 
 
 def hidden_reason(exc: BaseException) -> str:
@@ -72,8 +81,8 @@ def hidden_reason(exc: BaseException) -> str:
     call = calls().raised(exc)
     if call is not None:
         if isinstance(exc, NotImplementedError):
-            return f"not implemented yet: `{call.function}`"
-        return f"`{call.function}` raised {_exception_name(type(exc).__name__)}"
+            return f"not implemented yet: `{_hidden_name(call)}`"
+        return f"`{_hidden_name(call)}` raised {_exception_name(type(exc).__name__)}"
     if isinstance(exc, (AssertionError, pytest.fail.Exception)):
         return HIDDEN_ASSERTION
     return f"error in the check itself: {type(exc).__name__}"
