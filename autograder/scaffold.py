@@ -66,14 +66,16 @@ def new_assignment(source: Path, name: str, module: str, notebook: bool = False,
 
 
 def _notebook(values: dict[str, str]) -> str:
-    """An nbgrader source notebook: the story's first cell, the imports, and the graded cells of the visible and hidden checks."""
+    """An nbgrader source notebook: the story's first cell, the imports, and the graded cells of the visible and hidden checks.
+
+    The graded cells state no points: ``convgrade release`` writes those of the checks they run (``autograder.release.points``).
+    """
     import nbformat
 
-    def cell(kind: str, cell_id: str, source: str, grade: bool = False, points: int | None = None) -> nbformat.NotebookNode:
+    def cell(kind: str, cell_id: str, source: str, grade: bool = False) -> nbformat.NotebookNode:
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
         made = make(source, id=cell_id)
-        nbgrader = {"grade": grade, "grade_id": cell_id, "locked": True, "schema_version": 3, "solution": False}
-        made.metadata["nbgrader"] = {**nbgrader, **({"points": points} if points is not None else {})}
+        made.metadata["nbgrader"] = {"grade": grade, "grade_id": cell_id, "locked": True, "schema_version": 3, "solution": False}
         return made
 
     function, tests = values["function"], f"tests/test_{values['module']}.py::{values['check_class']}"
@@ -81,11 +83,11 @@ def _notebook(values: dict[str, str]) -> str:
         cells=[
             cell("markdown", "story", f"# {values['title']}\n\nTell the story here, with pictures; `{values['module']}.py` is the exercise."),
             cell("code", "setup", f"from autograder.notebook import check\nfrom {values['module']} import {function}"),
-            cell("code", f"test-{function}", f"# Visible checks for {function} (60 points): {tests}\ncheck(\"{values['check_class']}\")", True, 60),
+            cell("code", f"test-{function}", f"# Visible checks for {function}: {tests}\ncheck(\"{values['check_class']}\")", True),
             cell("code", f"hidden-{function}", (
-                f"# Hidden checks for {function} (40 points): they run when your work is graded.\n"
+                f"# Hidden checks for {function}: they run when your work is graded.\n"
                 f"### BEGIN HIDDEN TESTS\ncheck(\"{values['check_class']}\", hidden=True)\n### END HIDDEN TESTS"
-            ), True, 40),
+            ), True),
         ],
         metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}, "language_info": {"name": "python"}},
     )  # fmt: skip

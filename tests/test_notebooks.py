@@ -81,8 +81,8 @@ def demo_notebook(*cells: dict) -> dict:
     cells = cells or (
         _cell("code", "from autograder.notebook import check", "setup", locked=True),
         _cell("code", "x = 1\n### BEGIN SOLUTION\nx = double(x)\n### END SOLUTION", "try-it", solution=True),
-        _cell("code", 'check("TestDouble")', "visible", grade=True, locked=True, points=2),
-        _cell("code", '### BEGIN HIDDEN TESTS\ncheck("TestDouble", hidden=True)\n### END HIDDEN TESTS', "hidden", grade=True, locked=True, points=2),
+        _cell("code", 'check("TestDouble")', "visible", grade=True, locked=True, points=50),  # 2 of 4 declared: half of 100
+        _cell("code", '### BEGIN HIDDEN TESTS\ncheck("TestDouble", hidden=True)\n### END HIDDEN TESTS', "hidden", grade=True, locked=True, points=50),
     )
     return new_notebook(cells=list(cells), metadata={"kernelspec": {"name": KERNEL, "display_name": "Python 3", "language": "python"}})
 
@@ -130,8 +130,8 @@ def test_a_notebook_is_released_by_nbgrader_in_memory_and_reproducibly(tmp_path)
     "cell, complaint",
     [
         (_cell("code", "### BEGIN SOLUTION\nx = 2\n### END SOLUTION", "sneaky"), "nbgrader cannot release"),
-        (_cell("code", 'check("TestDouble", hidden=True)', "unwrapped", grade=True, locked=True, points=2), "hidden=True"),
-        (_cell("code", "check(*names)", "dynamic", grade=True, locked=True, points=2), "plain strings"),
+        (_cell("code", 'check("TestDouble", hidden=True)', "unwrapped", grade=True, locked=True, points=50), "hidden=True"),
+        (_cell("code", "check(*names)", "dynamic", grade=True, locked=True, points=50), "plain strings"),
     ],
     ids=["solution-outside-a-solution-cell", "hidden-call-outside-the-markers", "names-not-literal"],
 )

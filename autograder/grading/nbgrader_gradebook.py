@@ -42,7 +42,7 @@ from typing import Any
 from autograder.assignment import Assignment, AssignmentError
 from autograder.grading.results import GRADES_CSV, RESULTS_JSON
 from autograder.release import STUDENT_RELEASE, ReleaseError
-from autograder.release.notebooks import NOTEBOOK, CheckCall, NbgraderNotebooks, check_calls, import_jsonschema_without_iri_formats
+from autograder.release.notebooks import NOTEBOOK, CheckCall, NbgraderNotebooks, check_calls, import_jsonschema_without_iri_formats, runs
 from autograder.scores import Status, total
 
 RECORDED_STATUSES = {Status.GRADED, Status.LATE, Status.BAD_SUBMISSION}  # something was handed in; when missing only the student is added
@@ -140,7 +140,7 @@ class GradedCell:
 
     notebook: str
     grade_id: str
-    max_score: float
+    max_score: float | None  # None: the source leaves it to the release, which writes the points of its checks
     calls: tuple[CheckCall, ...]
 
 
@@ -158,19 +158,9 @@ def graded_cells(assignment: Assignment) -> list[GradedCell]:
                 calls = tuple(check_calls(source)) if cell.get("cell_type") == "code" else ()
             except ReleaseError as exc:
                 raise GradebookError(f"{path}, cell {meta.get('grade_id')}: {exc}") from None
-            cells.append(GradedCell(path.stem, meta["grade_id"], float(meta.get("points", 0)), calls))
+            stated = meta.get("points")
+            cells.append(GradedCell(path.stem, meta["grade_id"], None if stated is None and calls else float(stated or 0), calls))
     return cells
-
-
-def runs(call: CheckCall, nodeid: str, hidden: bool, module: str) -> bool:
-    """Whether ``check(*call.names, hidden=call.hidden)`` runs the check ``nodeid`` (as ``autograder.notebook.check`` selects)."""
-    if hidden != call.hidden:
-        return False
-    file, _, rest = nodeid.partition("::")
-    expected = f"test_{module}_hidden.py" if call.hidden else f"test_{module}.py"
-    if Path(file).name != expected:
-        return False
-    return any(rest == name or rest.startswith((f"{name}::", f"{name}[")) for name in call.names)
 
 
 # -- recording ---------------------------------------------------------------------
@@ -230,9 +220,10 @@ def cell_scores(cells: list[GradedCell], tests: list[dict[str, Any]], module: st
         for test in ran:
             claimed.setdefault(test["extra_data"]["nodeid"], []).append(cell.grade_id)
         available = total(test["max_score"] for test in ran)
-        if available != cell.max_score:
-            problems.append(f"cell {cell.notebook}/{cell.grade_id} is worth {_points(cell.max_score)} but its checks are worth {available:g}")
-        scores[(cell.notebook, cell.grade_id)] = min(total(test["score"] for test in ran), cell.max_score)
+        worth = available if cell.max_score is None else cell.max_score
+        if available != worth:
+            problems.append(f"cell {cell.notebook}/{cell.grade_id} is worth {_points(worth)} but its checks are worth {available:g}")
+        scores[(cell.notebook, cell.grade_id)] = min(total(test["score"] for test in ran), worth)
     for test in tests:
         nodeid = test["extra_data"]["nodeid"]
         cells_running = claimed.get(nodeid, [])

@@ -21,6 +21,10 @@ Notebooks (``<a>.ipynb`` at the top of the assignment folder) are nbgrader's
 ``GenerateSolution`` run in memory as the course's ``nbgrader_config.py``
 configures them, so ``nbgrader generate_assignment`` writes the same bytes;
 its post-convert hooks (``hooks``) write convgrade's modules beside them.
+Points are declared once, in the checks (``@pytest.mark.points``): each graded
+cell of a notebook is worth the checks its ``check(...)`` calls run, and the
+release writes that figure into the cell's metadata and comment (``points``),
+refusing a source notebook that states another.
 """
 
 STUDENT_RELEASE = "assignments"

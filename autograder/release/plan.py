@@ -74,12 +74,16 @@ def plan_release(source: Path) -> dict[Path, bytes]:
     if not assignments:
         raise ReleaseError(f"{source} holds no assignment folder (none with assignment.toml)")
     plan: dict[Path, bytes] = {}
+    from autograder.checks.rubric import collect_checks  # collecting the checks imports pytest and torch
+
+    checks = collect_checks(*(a.folder for a in assignments))  # one pytest session for the whole course
+    declared: dict[str, dict[str, float]] = {a.name: {} for a in assignments}
+    for check in checks:
+        totals = declared[check["assignment"]]
+        totals[check["category"]] = totals.get(check["category"], 0.0) + check["declared"]
     notebooks = None
     if any(next(a.folder.glob(f"*{NOTEBOOK}"), None) for a in assignments):
-        notebooks = NbgraderNotebooks(Path(source).resolve().parent)  # nbgrader takes seconds to import: once
-    from autograder.checks.rubric import declared_points_of  # collecting the checks imports pytest and torch
-
-    declared = declared_points_of([a.folder for a in assignments])  # one pytest session for the whole course
+        notebooks = NbgraderNotebooks(Path(source).resolve().parent, checks=checks)  # nbgrader takes seconds to import: once
     check_forbidden(assignments, here=True)
     for assignment in assignments:
         for tree, files in release_assignment(assignment, notebooks, declared[assignment.name]).items():
