@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.assignment import Assignment
 from autograder.checks.batch import run_batch
 from autograder.checks.explain import HIDDEN_FALLBACK, conceal
-from autograder.checks.replay import record, run_salted
+from autograder.checks.replay import draw_examples, record
 from autograder.grading.jobs import Job, plan
 from autograder.grading.secret import SECRET_ENV, SecretError, fingerprint, hidden_salt, load_secret
 from autograder.inputs import drawn_again, randn, salted
@@ -377,41 +377,19 @@ def test_a_drawn_tensor_is_drawn_again_under_a_salt_unless_it_was_changed():
     assert torch.equal(drawn_again(recorded[0]), case[0]), "no salt: the seed's own values"
 
 
-def test_a_property_tests_examples_follow_the_seed_given():
-    """``record(..., seed=)`` draws the examples Hypothesis draws from that seed: the same for one seed, others for another."""
+def test_drawn_examples_follow_the_seed_given():
+    """``draw_examples``: the test's max_examples examples, the same for one seed, others for another, none a filter rejects."""
 
-    @settings(derandomize=True, database=None, max_examples=10, deadline=None)
-    @given(n=st.integers(0, 10**9))
-    def check(n):
+    @settings(derandomize=True, database=None, max_examples=12, deadline=None)
+    @given(n=st.integers(0, 10**9).filter(lambda n: n % 2 == 0), pair=st.tuples(st.integers(1, 3), st.sampled_from("ab")))
+    def check(n, pair):
         pass
 
-    plain, again = record(check, {}), record(check, {})
-    first, first_again, second = record(check, {}, seed=1), record(check, {}, seed=1), record(check, {}, seed=2)
-    assert plain == again and first == first_again
-    assert first != second and first != plain
-    assert record(check, {}) == plain, "the seed is put back: derandomize draws as before"
-
-
-def test_a_salted_run_checks_each_example_once_and_stops_at_the_first_failure():
-    """``run_salted``: the examples ``record`` draws from that seed, in order, the student called once each, up to the first failure.
-
-    The check fails only the first time it sees its failing example (as a submission might): the
-    failure stands, never Hypothesis's ``Flaky``, and the failing example is not run twice.
-    """
-
-    @settings(derandomize=True, database=None, max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
-    @given(n=st.integers(0, 1000))
-    def check(n):  # as a batch run has it: no shrinking (--no-shrink)
-        seen.append(n)
-        if len(seen) == 6:
-            raise ValueError(f"the sixth example, {n}")
-
-    drawn = [example["n"] for example in record(check, {}, seed=11)]
-    seen: list[int] = []
-    with pytest.raises(ValueError, match="the sixth example") as failure:
-        run_salted(check, {}, seed=11)
-    assert seen == drawn[:6], "each example checked once, in the order drawn, none after the failure"
-    assert any(f"n={drawn[5]}," in note for note in failure.value.__notes__), "Hypothesis names the failing example"
+    first, first_again, second = draw_examples(check, 1), draw_examples(check, 1), draw_examples(check, 2)
+    assert len(first) == len(second) == 12 and first == first_again and first != second
+    assert all(example["n"] % 2 == 0 and example["pair"][0] in (1, 2, 3) for example in first + second)
+    assert len({example["n"] for example in first}) > 6, "random draws, not one example over and over"
+    assert first != record(check, {}), "not the derandomized examples a self-check runs"
 
 
 def test_salted_examples_follow_the_seed_alone_whatever_the_process_imported(tmp_path, monkeypatch):
@@ -422,12 +400,12 @@ def test_salted_examples_follow_the_seed_alone_whatever_the_process_imported(tmp
     def check(values):
         pass
 
-    plain, salted_draw = record(check, {}), record(check, {}, seed=3)
+    plain, salted_draw = record(check, {}), draw_examples(check, 3)
     (tmp_path / "many_literals.py").write_text("LITERALS = [" + ", ".join(str(123456789 + i) for i in range(200)) + "]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__("many_literals")
     assert record(check, {}) != plain, "an unsalted draw takes in the new module's literals (as Hypothesis does)"
-    assert record(check, {}, seed=3) == salted_draw
+    assert draw_examples(check, 3) == salted_draw
 
 
 def test_the_secret_is_made_once_private_and_checked(tmp_path):

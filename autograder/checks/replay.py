@@ -19,20 +19,20 @@ again. Only the grader's own processes write that folder (a private temporary
 one), so what is in it is unpickled without a second thought.
 
 A hidden check runs under its submission's salt (``autograder.inputs.salted``),
-and its examples must be the student's own, the same on every rerun. Drawing
-them afresh for each student costs as much as grading them, so the class shares
-one draw and each student gets values of their own: the examples are drawn once
-per run from a seed of the test's node id alone, without the literals Hypothesis
-takes from the local modules loaded so far (``no_local_constants``, so that the
-draw follows from the seed alone, whatever the process imported before), and
-with no salt in force; when they are replayed under a salt, every tensor in them
-that ``autograder.inputs.randn`` drew is drawn again from the same seed mixed
-with that salt (``autograder.inputs.drawn_again``). The shapes and settings are
-the class's (a hidden failure shows them anyway); the values are the student's.
-A property test whose examples hold no such tensor (sizes and settings alone)
-would be the class's alike, so Hypothesis draws its examples for each student
-from a seed of the salt and the node id instead (``run_salted``: each example
-checked as it is drawn, the first failure the verdict a replay would give).
+and its examples must be the student's own, the same on every rerun. Hypothesis's
+engine costs more per example than most checks, so salted examples are drawn
+straight from the test's strategies (``draw_examples``: a seeded random source per
+example, no engine, no database, no shrinking, and none of the literals Hypothesis
+takes from the local modules loaded so far, ``no_local_constants``, so that the
+draw follows from the seed alone, whatever the process imported before). The
+class shares one such draw, from a seed of the test's node id with no salt in
+force; when it is replayed under a salt, every tensor in it that
+``autograder.inputs.randn`` drew is drawn again from the same seed mixed with that
+salt (``autograder.inputs.drawn_again``): the shapes and settings are the class's
+(a hidden failure shows them anyway), the values the student's. A property test
+whose examples hold no such tensor (sizes and settings alone) would be the
+class's alike, so its examples are drawn for each student instead, from a seed
+of the salt and the node id.
 """
 
 from __future__ import annotations
@@ -43,13 +43,19 @@ import dataclasses
 import functools
 import hashlib
 import pickle
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import hypothesis
 import pytest
 import torch
+from hypothesis import strategies as st
+from hypothesis.control import BuildContext
+from hypothesis.errors import StopTest, UnsatisfiedAssumption
+from hypothesis.internal.conjecture.data import ConjectureData
 
 from autograder.atomic import atomic_write_bytes
 from autograder.inputs import current_salt, drawn_again, salted, salted_seed
@@ -74,8 +80,7 @@ class ReplayExamples:
         salt = current_salt()
         examples = self._examples(pyfuncitem, args, for_salt=salt is not None)
         if salt is not None and not self._own_values(pyfuncitem.nodeid, examples):
-            run_salted(pyfuncitem.obj, args, seed=salted_seed(salt, pyfuncitem.nodeid))
-            return True
+            examples = draw_examples(pyfuncitem.obj, salted_seed(salt, pyfuncitem.nodeid))  # the student's own
         body = given.inner_test
         owner = () if pyfuncitem.instance is None else (pyfuncitem.instance,)
         for drawn in examples:
@@ -83,7 +88,7 @@ class ReplayExamples:
             try:
                 body(*owner, **args, **example)
             except BaseException as exc:
-                if salt is None:  # a hidden check's example is the student's, not the one recorded: name none
+                if salt is None:  # a hidden check's example is the student's, not the one drawn for the class: name none
                     shown = ", ".join(f"{key}={value!r}" for key, value in drawn.items())
                     exc.add_note(f"Falsifying example: {pyfuncitem.originalname}({shown})")
                 raise
@@ -97,13 +102,13 @@ class ReplayExamples:
         return self.redrawn[nodeid]
 
     def _examples(self, item: pytest.Function, args: dict[str, Any], *, for_salt: bool) -> Examples:
-        """The test's examples for this run: derandomized as a self-check draws them, or, for a salted run, from the node id's seed."""
+        """The test's examples for this run: derandomized as a self-check draws them, or, for a salted run, the class's draw."""
         key = f"{item.nodeid} (salted)" if for_salt else item.nodeid
         if key not in self.examples:
             if for_salt:
                 seed = int.from_bytes(hashlib.sha256(item.nodeid.encode()).digest()[:8], "big") >> 1
                 with salted(None):
-                    self.examples[key] = self._shared(key, lambda: record(item.obj, args, seed=seed))
+                    self.examples[key] = self._shared(key, lambda: draw_examples(item.obj, seed))
             else:
                 self.examples[key] = self._shared(key, lambda: record(item.obj, args))
         return self.examples[key]
@@ -158,60 +163,46 @@ def _redrawn_tensors(value: Any) -> Iterator[bool]:
             yield from _redrawn_tensors(getattr(value, f.name))
 
 
-def record(test: Any, args: dict[str, Any], *, seed: int | None = None) -> Examples:
-    """The examples Hypothesis runs ``test`` on when every one passes, in order (drawn from ``seed``, if given)."""
+def record(test: Any, args: dict[str, Any]) -> Examples:
+    """The examples Hypothesis runs ``test`` on when every one passes, in order."""
     examples: Examples = []
+    given = test.hypothesis
+    body = given.inner_test
 
-    def recorder(body: Any, *_owner: Any, **kwargs: Any) -> None:  # Hypothesis passes a method's ``self`` by name
+    @functools.wraps(body)  # the same digest, so derandomize draws from the same seed
+    def recorder(*_owner: Any, **kwargs: Any) -> None:  # Hypothesis passes a method's ``self`` by name
         examples.append(copy.deepcopy({key: value for key, value in kwargs.items() if key not in args and key != "self"}))
 
-    _run_with(test, args, recorder, seed=seed)
+    given.inner_test = recorder
+    try:
+        test(**args)
+    finally:
+        given.inner_test = body
     return examples
 
 
-def run_salted(test: Any, args: dict[str, Any], *, seed: int) -> None:
-    """Hypothesis runs ``test`` from ``seed``, each example checked as it is drawn; the first failure is the verdict.
+def draw_examples(test: Any, seed: int) -> Examples:
+    """The arguments of the Hypothesis test ``test`` for its ``max_examples`` examples, drawn straight from its strategies.
 
-    Hypothesis runs a failing example once more to report it: the failure it
-    got is raised again then, so the student's code runs once per example and a
-    submission that fails only sometimes cannot turn its failure into an error of
-    the check's (Hypothesis's ``Flaky``). This needs the batch's ``--no-shrink``:
-    without shrinking, the report is the only run after the first failure.
+    Each example from a random source of its own, seeded by ``seed`` and its
+    index: the same seed gives the same examples, in this Hypothesis (pinned). A
+    draw its strategies reject (a filter that found nothing) is drawn again.
     """
-    failures: list[BaseException] = []
-
-    def checked(body: Any, *owner: Any, **kwargs: Any) -> None:
-        if failures:  # Hypothesis reporting the failing example
-            raise failures[0]
-        try:
-            body(*owner, **kwargs)
-        except BaseException as exc:
-            failures.append(exc)
-            raise
-
-    _run_with(test, args, checked, seed=seed)
-
-
-def _run_with(test: Any, args: dict[str, Any], inner: Any, *, seed: int | None) -> None:
-    """Run the Hypothesis test ``test`` with ``inner(body, ...)`` in place of its body (and from ``seed``, if given)."""
-    given = test.hypothesis
-    body = given.inner_test
-    wrapped = getattr(test, "__func__", test)  # a test method: the function @given made, where Hypothesis reads the seed
-    fixed = wrapped._hypothesis_internal_use_seed  # what ``hypothesis.seed(n)`` sets; it overrides ``derandomize``
-
-    @functools.wraps(body)  # the same digest, so derandomize draws from the same seed
-    def replaced(*owner: Any, **kwargs: Any) -> None:
-        inner(body, *owner, **kwargs)
-
-    given.inner_test = replaced
-    if seed is not None:
-        wrapped._hypothesis_internal_use_seed = seed
-    try:
-        with no_local_constants() if seed is not None else contextlib.nullcontext():
-            test(**args)
-    finally:
-        given.inner_test = body
-        wrapped._hypothesis_internal_use_seed = fixed
+    wrapped = getattr(test, "__func__", test)
+    count = (getattr(wrapped, "_hypothesis_internal_use_settings", None) or hypothesis.settings.default).max_examples
+    strategy = st.fixed_dictionaries(test.hypothesis._given_kwargs)
+    examples: Examples = []
+    with no_local_constants():
+        for attempt in range(10 * count):
+            if len(examples) == count:
+                break
+            data = ConjectureData(random=random.Random(f"{seed}:{attempt}"))
+            try:
+                with BuildContext(data, is_final=False, wrapped_test=wrapped):
+                    examples.append(data.draw(strategy))
+            except (StopTest, UnsatisfiedAssumption):
+                continue
+    return examples
 
 
 _ALLOWED: Any = None  # Hypothesis's cache of the literals allowed per kind of draw, for draws without local ones
