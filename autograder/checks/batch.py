@@ -136,7 +136,7 @@ class _Batch:
         return True
 
 
-PLAIN_MARKERS = frozenset({"points", "task", "parametrize", "hypothesis", "usefixtures"})
+PLAIN_MARKERS = frozenset({"points", "task", "category", "parametrize", "hypothesis", "usefixtures"})  # read at collection alone
 
 
 def _plain(item: pytest.Item) -> bool:
