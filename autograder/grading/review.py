@@ -172,10 +172,10 @@ def _matches(dotted: str) -> str | None:
     return None
 
 
-def _aliases(tree: ast.AST) -> dict[str, str]:
+def _aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """What each name bound by an import stands for: ``t`` -> ``threading``, ``get_objects`` -> ``gc.get_objects``."""
     names: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
@@ -210,9 +210,10 @@ def _of_a_module(node: ast.AST, names: dict[str, str]) -> str | None:
 
 def _scan_tree(tree: ast.AST) -> Iterator[Found]:
     """Everything flagged in a parsed module."""
-    names = _aliases(tree)
-    quiet = _quiet_strings(tree)
-    for node in ast.walk(tree):
+    nodes = list(ast.walk(tree))  # walked once: walking costs more than what is done with each node
+    names = _aliases(nodes)
+    quiet = _quiet_strings(nodes)
+    for node in nodes:
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
             yield from ((pattern, PATTERNS[pattern], line) for alias in node.names if (pattern := _matches(alias.name)))
@@ -260,10 +261,10 @@ def _call(node: ast.Call, names: dict[str, str]) -> Iterator[Found]:
         yield "sys.modules", PATTERNS["sys.modules"], line
 
 
-def _quiet_strings(tree: ast.AST) -> set[int]:
+def _quiet_strings(nodes: list[ast.AST]) -> set[int]:
     """The strings that say nothing about tampering: docstrings and bare string statements, and ``__name__ == "__main__"``."""
     quiet = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             quiet.add(id(node.value))
         elif isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "__name__":
