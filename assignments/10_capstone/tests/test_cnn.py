@@ -385,10 +385,10 @@ class TestTopActivatingPatches:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a channel the model lacks, or k = 0, raise ValueError"""
-        model = student.SmallCNN(2, generator=generator(0))
+        model = lambda: student.SmallCNN(2, generator=generator(0))  # made in each call: a SmallCNN that fails fails the valid call
         x = digits()[0][:3]
-        with error_cases(valid=lambda: student.top_activating_patches(model, x, 1, 2)[1].shape, expected=torch.Size([2])) as case:
+        with error_cases(valid=lambda: student.top_activating_patches(model(), x, 1, 2)[1].shape, expected=torch.Size([2])) as case:
             with case(ValueError, mentions="channel", case="channel 2 of 2"):
-                student.top_activating_patches(model, x, 2)
+                student.top_activating_patches(model(), x, 2)
             with case(ValueError, mentions="k", case="k = 0"):
-                student.top_activating_patches(model, x, 0, k=0)
+                student.top_activating_patches(model(), x, 0, k=0)

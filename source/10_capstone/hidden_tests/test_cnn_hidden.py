@@ -202,8 +202,8 @@ class TestTopActivatingPatches:
     @pytest.mark.category("errors")
     def test_bad_arguments(self, student):
         """a negative channel raises ValueError"""
-        model = student.SmallCNN(2, generator=generator(0))
+        model = lambda: student.SmallCNN(2, generator=generator(0))  # made in each call: a SmallCNN that fails fails the valid call
         x = digits()[0][:2]
-        with error_cases(valid=lambda: student.top_activating_patches(model, x, 0, 1)[0].shape, expected=torch.Size([1, 1, 3, 3])) as case:
+        with error_cases(valid=lambda: student.top_activating_patches(model(), x, 0, 1)[0].shape, expected=torch.Size([1, 1, 3, 3])) as case:
             with case(ValueError, mentions="channel", case="channel -1"):
-                student.top_activating_patches(model, x, -1)
+                student.top_activating_patches(model(), x, -1)
