@@ -11,7 +11,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --constraint constraints.txt --editable .
+	$(PIP) install --quiet --constraint constraints.txt --editable '.[test]'
 	touch $(STAMP)
 
 ## system-packages: bubblewrap, the sandbox student code runs in, and chromium, the headless browser tests/test_class_page.py opens class.html in (Debian packages, each installed when missing; needs root)
@@ -27,10 +27,10 @@ demo: $(STAMP) system-packages
 	$(BIN)/convgrade check --path solutions
 	$(BIN)/convgrade grade examples/submitted --roster examples/roster.csv --out out/demo
 
-## test: the released files are up to date, then the whole test suite
+## test: the released files are up to date, then the whole test suite, a test file to a worker on every core (pytest-xdist)
 test: $(STAMP) system-packages
 	$(BIN)/convgrade release --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 ## test-install: the tests marked `install` (setup.sh's install step of the Gradescope archive, from the package registries: minutes); CI runs them after `make test`
 test-install: $(STAMP) system-packages
