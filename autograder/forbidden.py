@@ -274,7 +274,10 @@ class Violation:
         if self.caught == self.shown_as:
             return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself"
         if self.caught.split(".")[0] in OPERATOR_NAMESPACES:  # an operator: the student's own words are not known
-            return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself (caught `{self.caught}`)"
+            stem = re.sub(r"\d+d$", "", self.shown_as.rpartition(".")[2])  # conv2d -> conv, max_pool2d -> max_pool
+            if stem in self.caught:  # the call the rule is shown as (aten.convolution for F.conv2d)
+                return f"`{self.shown_as}` is not allowed in this exercise: implement it yourself (caught `{self.caught}`)"
+            return f"`{self.caught}` is not allowed in this exercise (a call of `{self.shown_as}`'s family): implement it yourself"
         return f"`{self.caught}` is not allowed in this exercise (it does the work of `{self.shown_as}`): implement it yourself"
 
 

@@ -287,3 +287,17 @@ def test_grading_a_course_that_forbids_a_name_that_names_nothing_stops_before_an
     assert done.returncode == 2
     assert "01_mirror forbids 'torch.flipp', which names nothing here: torch has no 'flipp'" in " ".join(done.stderr.split())
     assert not (tmp_path / "out" / "ann").exists()
+
+
+@pytest.mark.parametrize(
+    ("shown_as", "caught", "expected"),
+    [
+        ("F.conv2d", "aten.convolution", "`F.conv2d` is not allowed in this exercise: implement it yourself (caught `aten.convolution`)"),
+        ("F.max_pool2d", "aten.max_pool2d_with_indices", "`F.max_pool2d` is not allowed in this exercise: implement it yourself (caught `aten.max_pool2d_with_indices`)"),
+        ("F.max_pool2d", "aten.avg_pool2d", "`aten.avg_pool2d` is not allowed in this exercise (a call of `F.max_pool2d`'s family): implement it yourself"),
+        ("F.unfold", "aten.im2col", "`aten.im2col` is not allowed in this exercise (a call of `F.unfold`'s family): implement it yourself"),
+    ],
+)
+def test_an_operator_caught_is_named_as_the_call_it_is_or_by_its_family(shown_as, caught, expected):
+    """A student who pooled by average is not told that max pooling was the problem."""
+    assert Violation(shown_as, caught).message() == expected
