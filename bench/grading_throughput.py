@@ -28,10 +28,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from autograder.sandbox.cgroup import enter  # noqa: E402  (a command that first moves itself into a cgroup)
+from autograder.sandbox.cgroup import enter
 
+ROOT = Path(__file__).resolve().parents[1]
 PERSONAS = ["ada", "ben", "cleo", "dev", "eve"]
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if (p / "assignment.toml").is_file())
 BIN = Path(sys.executable).parent
